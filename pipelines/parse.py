@@ -1,0 +1,213 @@
+"""Parse stage: one message's bytes -> an :class:`Article` (title, text, paragraphs).
+
+The format (docs/format.md says it in full):
+
+    Exclusive: U.S. Prepares to Finalize Iraq Exit        <- headline (optional)
+                                                          <- blank line
+    Exclusive: U.S. Prepares to Finalize Iraq Exit        <- repeated headline (dropped)
+
+    A senior US official confirmed to the channel ...     <- paragraph 0
+                                                          <- blank line
+    This decision, announced in September 2024, ...       <- paragraph 1
+
+Paragraphs are separated by blank lines. Inside a paragraph every line break is
+kept, except where a naive splitter broke a sentence after an abbreviation
+("... from the U.S." / "Central Command reveals ..."): such lines are joined with a
+space, so that sentence segmentation sees one sentence. Sentences themselves come
+from the NLP stage; this stage only decides what the text *is*.
+
+Rejections raise :class:`ParseError`, whose ``error_type`` is stable and goes into
+the dead letter: ``too_large``, ``empty``, ``binary``, ``no_text``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from pipelines import records
+from pipelines.source import Message
+
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+
+#: Decoding: UTF-8 first (a BOM is dropped); bytes that are not UTF-8 are read as
+#: Windows-1252, the usual encoding of "Latin-1" news text (it is a superset of
+#: ISO-8859-1's printable range and also maps curly quotes and dashes).
+FALLBACK_ENCODING = "cp1252"
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
+_FILE_ID = re.compile(r"^\d+_([0-9a-fA-F]{8,})(?:\.txt)?$")
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
+# Words that end with a period without ending a sentence. A line that ends with
+# one of them continues on the next line when that line starts with a capital.
+_ABBREVIATIONS = frozenset(
+    """u.s. u.k. u.n. e.u. u.s.a. mr. mrs. ms. dr. prof. st. gen. col. lt. sgt. capt.
+    sen. rep. gov. pres. jr. sr. inc. corp. co. ltd. no. vs. jan. feb. mar. apr. aug.
+    sept. sep. oct. nov. dec. a.m. p.m. d.c. ft. mt.""".split()
+)
+
+
+class ParseError(ValueError):
+    """The message is not an article. ``error_type`` names why, for dead letters."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    """A parsed article: ``text`` is normalized; ``paragraphs`` are (start, end) into it."""
+
+    article_id: str
+    title: str | None
+    text: str
+    paragraphs: tuple[tuple[int, int], ...]
+    encoding: str
+    message: Message
+
+
+def parse_article(message: Message, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """Parse one message, or raise :class:`ParseError`.
+
+    >>> parse_article(Message(b"Headline\\n\\nFirst paragraph.\\n\\nSecond.")).title
+    'Headline'
+    """
+    payload = message.payload
+    if len(payload) > max_bytes:
+        raise ParseError("too_large", f"message is {len(payload):,} bytes, over the limit of {max_bytes:,}")
+    if not payload.strip():
+        raise ParseError("empty", "message is empty or only white space")
+    if _looks_binary(payload):
+        raise ParseError("binary", "message is not text: it holds NUL or mostly control bytes")
+    raw, encoding = decode(payload)
+    blocks = _blocks(normalize(raw))
+    if not blocks:
+        raise ParseError("no_text", "message has no text after normalization")
+
+    title = None
+    if len(blocks) > 1 and _is_headline(blocks[0]):
+        title = blocks.pop(0)
+        if blocks and blocks[0] == title:  # the feed repeats the headline once
+            blocks.pop(0)
+    if not any(any(c.isalnum() for c in b) for b in blocks):
+        raise ParseError("no_text", "message has no words outside its headline")
+
+    paragraphs = []
+    position = 0
+    for block in blocks:
+        paragraphs.append((position, position + len(block)))
+        position += len(block) + 2
+    text = "\n\n".join(blocks)
+    return Article(
+        article_id=article_id(message, text),
+        title=title,
+        text=text,
+        paragraphs=tuple(paragraphs),
+        encoding=encoding,
+        message=message,
+    )
+
+
+def decode(payload: bytes) -> tuple[str, str]:
+    """Bytes -> (text, encoding name), never failing: UTF-8, else the fallback."""
+    try:
+        return payload.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return payload.decode(FALLBACK_ENCODING, errors="replace"), FALLBACK_ENCODING
+
+
+def normalize(raw: str) -> str:
+    """Line ends to ``\\n``, form feeds to paragraph breaks, white space runs to one space.
+
+    Zero-width characters and soft hyphens are removed; curly quotes, dashes and
+    every other character are kept as they are.
+    """
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    text = text.replace("\v", "\n").translate(_ZERO_WIDTH)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(lines).strip("\n")
+
+
+def _blocks(text: str) -> list[str]:
+    """Blank-line separated blocks, each with broken sentences re-joined."""
+    return [_join_broken_lines(b) for b in _BLANK_LINES.split(text) if b.strip()]
+
+
+def _join_broken_lines(block: str) -> str:
+    lines = block.split("\n")
+    joined = [lines[0]]
+    for line in lines[1:]:
+        if _continues(joined[-1], line):
+            joined[-1] += " " + line
+        else:
+            joined.append(line)
+    return "\n".join(joined)
+
+
+def _continues(previous: str, line: str) -> bool:
+    """True when ``line`` goes on with the sentence that ``previous`` left open."""
+    last_word = previous.rsplit(" ", 1)[-1].lower()
+    if last_word in _ABBREVIATIONS:
+        return True
+    # A line cut without any closing punctuation, followed by a lower-case word.
+    return not _SENTENCE_END.search(previous) and line[:1].islower()
+
+
+def _is_headline(block: str) -> bool:
+    """A headline is one short line that does not end like a sentence.
+
+    "Qantas sees profits fly to record" is one; "The minister said taxes would
+    rise." is a sentence, even as a first line. A trailing ellipsis ("Rivals of the
+    £400 Apple...") is still a headline.
+    """
+    if "\n" in block or len(block.split()) > 30:
+        return False
+    if block.endswith(("...", "\u2026")):
+        return True
+    return not re.search(r"[.!?;:,][\"'\u201d\u2019)]*$", block)
+
+
+def _looks_binary(payload: bytes) -> bool:
+    if b"\x00" in payload:
+        return True
+    sample = payload[:4096]
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return controls > len(sample) * 0.1
+
+
+def article_id(message: Message, text: str) -> str:
+    """Stable id: ``96e8961fbe36ce22`` from ``000_96e8961fbe36ce22.txt``, else a text hash."""
+    name = message.name
+    if name:
+        match = _FILE_ID.match(name)
+        if match:
+            return match.group(1).lower()
+    canonical = unicodedata.normalize("NFC", " ".join(text.split()))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+class ParseArticlesFn(beam.DoFn):
+    """Messages in; :class:`Article`s out, rejects to ``DEAD_LETTERS`` with their reason."""
+
+    DEAD_LETTERS = "dead_letters"
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self._max_bytes = max_bytes
+
+    def process(self, message: Message) -> Iterator:
+        try:
+            yield parse_article(message, self._max_bytes)
+        except ParseError as e:
+            letter = records.dead_letter(message, "parse", e.error_type, str(e))
+            yield beam.pvalue.TaggedOutput(self.DEAD_LETTERS, letter)
+        except Exception as e:  # noqa: BLE001 - a parser bug must not stop the stream
+            letter = records.dead_letter(message, "parse", "parser_error", f"{type(e).__name__}: {e}")
+            yield beam.pvalue.TaggedOutput(self.DEAD_LETTERS, letter)

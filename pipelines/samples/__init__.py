@@ -1,0 +1,1 @@
+"""Sample articles (fictional, written for this project) that ``claimstream demo`` publishes."""

@@ -1,0 +1,1 @@
+"""The Avro schemas (*.avsc), installed as the package ``pipelines.schemas``."""

