@@ -42,6 +42,13 @@ _ANONYMOUS_HEADS = frozenset(
     experts observer observers witness witnesses resident residents officer officers""".split()
 )
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
+#: Head nouns that name an institution even without a recognized name.
+_INSTITUTIONS = frozenset(
+    """government ministry department agency council committee commission company firm
+    court police army military union board bank authority report study survey newspaper
+    paper channel network office administration parliament congress senate party group
+    cables documents statement""".split()
+)
 _QUOTES_OPEN = '"\u201c\u201e\u00ab'
 _QUOTES_CLOSE = '"\u201d\u00bb'
 _NUMBER = re.compile(r"\d")
@@ -188,12 +195,12 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
         kind = "PERSON"
     elif root.lower_ in _ANONYMOUS_HEADS:
         kind = "ANONYMOUS"
-    elif set(labels) & _ORG_LABELS or root.ent_type_ in _ORG_LABELS:
+    elif set(labels) & _ORG_LABELS or root.ent_type_ in _ORG_LABELS or root.lower_ in _INSTITUTIONS:
         kind = "ORGANIZATION"
     elif root.pos_ == "PROPN":
         kind = "PERSON"
     else:
-        kind = "ORGANIZATION"  # "the ministry", "the report", "the company"
+        kind = "ANONYMOUS"  # an unnamed speaker: "shop owners", "its owner"
     return Attribution(text, kind, cue)
 
 
@@ -237,14 +244,22 @@ def _is_quote_sentence(text: str) -> bool:
 def _spread_over_quotations(
     attributions: list[Attribution], quoted: Sequence[bool], sentences: Sequence[dict]
 ) -> None:
-    """Give every sentence of a multi-sentence quotation the speaker named in it."""
+    """Give every sentence of a quotation run the speaker named in it.
+
+    A run is a stretch of consecutive quoted sentences in one paragraph, or one
+    whose quotation is still open when the paragraph ends: "“A.” “B,” she said." and
+    "“A,” said X. “B.”" both give A and B the same speaker.
+    """
     i = 0
     while i < len(quoted):
         if not quoted[i]:
             i += 1
             continue
         j = i
-        while j + 1 < len(quoted) and quoted[j + 1] and _continues_quote(sentences[j]["text"]):
+        while j + 1 < len(quoted) and quoted[j + 1] and (
+            sentences[j + 1]["paragraph"] == sentences[j]["paragraph"]
+            or _continues_quote(sentences[j]["text"])
+        ):
             j += 1
         speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)
         if speaker is not None:

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The project's two entry points, needing nothing but Python 3.11:
+
+    python3 dev.py demo     # install into .venv, then run the main job (claimstream demo)
+    python3 dev.py test     # install into .venv (with test tools), then lint and run every test
+
+Installing is skipped when .venv already holds the same setup.py and constraints.
+Extra arguments go to the command: `python3 dev.py test -k parse`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+STAMP = VENV / ".claimstream-install"
+INSTALL_INPUTS = ("setup.py", "constraints.txt")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test", "install"):
+        print(__doc__)
+        return 2
+    if sys.version_info[:2] != (3, 11):
+        print(f"dev.py: Python 3.11 is required, this is {sys.version.split()[0]}", file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    install(with_tests=command == "test")
+    if command == "demo":
+        return run([BIN / "claimstream", "demo", *rest])
+    if command == "test":
+        ensure_compose()
+        lint = run([BIN / "ruff", "check", "pipelines", "tests", "benchmarks", "setup.py", "dev.py"])
+        if lint:
+            return lint
+        return run([BIN / "python", "-m", "pytest", *rest])
+    return 0
+
+
+def install(with_tests: bool) -> None:
+    """Create .venv and install the package (editable) with pinned dependencies."""
+    extras = "[test]" if with_tests else ""
+    fingerprint = hashlib.sha256(extras.encode())
+    for name in INSTALL_INPUTS:
+        fingerprint.update((ROOT / name).read_bytes())
+    wanted = fingerprint.hexdigest()
+    installed = STAMP.read_text().split() if STAMP.exists() else []
+    if wanted in installed or (not with_tests and installed):
+        # A test install also serves the demo.
+        return
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.create(VENV, with_pip=True)
+    print("dev.py: installing claimstream and its pinned dependencies into .venv", flush=True)
+    pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
+    check(pip + ["install", "-c", ROOT / "constraints.txt", "-e", f"{ROOT}{extras}"])
+    STAMP.write_text(wanted + "\n")
+
+
+def ensure_compose() -> None:
+    """The compose-file test needs a compose implementation (no Docker engine).
+
+    Debian's docker-compose package validates files offline; install it when we may.
+    """
+    if shutil.which("docker-compose") or shutil.which("apt-get") is None or os.geteuid() != 0:
+        return
+    print("dev.py: installing Debian's docker-compose (for `docker-compose config`)", flush=True)
+    quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+    subprocess.run(["apt-get", "update", "-qq"], **quiet, check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "docker-compose"], **quiet, check=False)
+
+
+def run(command: list) -> int:
+    return subprocess.run([str(c) for c in command], cwd=ROOT).returncode
+
+
+def check(command: list) -> None:
+    code = run(command)
+    if code:
+        sys.exit(f"dev.py: failed ({code}): {' '.join(map(str, command))}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

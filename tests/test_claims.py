@@ -1,0 +1,107 @@
+"""Claims: check-worthiness and speaker attribution on sentences written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines import nlp
+from pipelines.parse import parse_article
+from pipelines.source import Message
+from tests.conftest import LINE_PER_SENTENCE, REPEATED_HEADLINE, message_from
+
+
+def claims_of(text: str, spacy_nlp) -> list[dict]:
+    return claims_of_message(Message(payload=text.encode()), spacy_nlp)
+
+
+def claims_of_message(message: Message, spacy_nlp) -> list[dict]:
+    article = parse_article(message)
+    return nlp.annotate(article, spacy_nlp(article.text), "test")["claims"]
+
+
+def claim_for(claims: list[dict], fragment: str) -> dict:
+    matches = [c for c in claims if fragment in c["text"]]
+    assert matches, f"no claim contains {fragment!r}: {[c['text'] for c in claims]}"
+    return matches[0]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "speaker", "speaker_type", "cue"),
+    [
+        (
+            "Finance Minister Anna Berg said that inflation fell to 3% in May.",
+            "Finance Minister Anna Berg",
+            "PERSON",
+            "said",
+        ),
+        ("Inflation fell to 3% in May, the central bank said.", "the central bank", "ORGANIZATION", "said"),
+        ("Inflation fell to 3% in May, said Ms Hewitt.", "Ms Hewitt", "PERSON", "said"),
+        (
+            "According to the World Bank, 40 million people moved to cities in 2023.",
+            "the World Bank",
+            "ORGANIZATION",
+            "according to",
+        ),
+        (
+            "A senior US official confirmed that 300 troops would leave.",
+            "A senior US official",
+            "ANONYMOUS",
+            "confirmed",
+        ),
+        ("Iran denied that it had supplied 50 drones.", "Iran", "ORGANIZATION", "denied"),
+    ],
+)
+def test_speaker_attribution(sentence, speaker, speaker_type, cue, spacy_nlp):
+    claim = claim_for(claims_of(sentence, spacy_nlp), sentence[:20])
+    assert (claim["speaker"], claim["speaker_type"], claim["cue"]) == (speaker, speaker_type, cue)
+
+
+def test_subject_with_inserted_phrase(spacy_nlp):
+    claims = claims_of_message(message_from(REPEATED_HEADLINE), spacy_nlp)
+    claim = claim_for(claims, "in a May 2025 report, revealed")
+    assert (claim["speaker"], claim["speaker_type"], claim["cue"]) == (
+        "The New York Times",
+        "ORGANIZATION",
+        "revealed",
+    )
+    anonymous = claim_for(claims, "Sources close to the dock workers")
+    assert anonymous["speaker_type"] == "ANONYMOUS"
+
+
+def test_quotation_over_two_sentences_keeps_its_speaker(spacy_nlp):
+    claims = claims_of_message(message_from(REPEATED_HEADLINE), spacy_nlp)
+    first = claim_for(claims, "We have a duty")
+    second = claim_for(claims, "Every offer will be published")
+    assert first["quoted"] and second["quoted"]
+    assert first["speaker"] == second["speaker"] == "Harbour Commissioner Laura Chen"
+
+
+def test_he_said_resolves_to_the_last_person_named(spacy_nlp):
+    claims = claims_of_message(message_from(LINE_PER_SENTENCE), spacy_nlp)
+    quote_start = claim_for(claims, "We held prices flat")
+    quote_end = claim_for(claims, "Now the bills have come due")
+    assert quote_end["speaker"] == quote_start["speaker"] == "John Alvarez"
+    assert quote_end["speaker_type"] == "PERSON" and quote_end["quoted"]
+
+
+def test_passive_reporting_verb_names_no_speaker(spacy_nlp):
+    claims = claims_of("The militias have been accused of 40 attacks since 2021.", spacy_nlp)
+    assert claim_for(claims, "militias")["speaker"] is None
+
+
+def test_scores_rank_checkable_statements_above_opinion(spacy_nlp):
+    claims = claims_of(
+        "Unemployment rose to 7.2% in March, the highest level since 2009.\n\nWhat a lovely day it is?",
+        spacy_nlp,
+    )
+    factual = claim_for(claims, "Unemployment")
+    assert 0.5 <= factual["score"] <= 1.0
+    assert not any("lovely" in c["text"] for c in claims)
+
+
+def test_claim_ids_and_offsets(spacy_nlp):
+    article = parse_article(message_from(REPEATED_HEADLINE))
+    record = nlp.annotate(article, spacy_nlp(article.text), "test")
+    for claim in record["claims"]:
+        assert claim["claim_id"] == f"c0ffee0ddba11a55:{claim['sentence']}"
+        assert article.text[claim["start"] : claim["end"]] == claim["text"]

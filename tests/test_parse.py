@@ -1,0 +1,123 @@
+"""The parse stage: layouts, normalization, ids, rejections, and its Beam composite."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.parse import ParseError, parse_article
+from pipelines.pipeline import ParseArticles
+from pipelines.source import Message
+from tests.conftest import HEADLINE_PARAGRAPHS, LATIN1, LINE_PER_SENTENCE, REPEATED_HEADLINE, message_from
+
+
+def parse_bytes(payload: bytes, **fields):
+    return parse_article(Message(payload=payload, **fields))
+
+
+def test_repeated_headline_appears_once_as_title():
+    article = parse_article(message_from(REPEATED_HEADLINE))
+    assert article.title == "Exclusive: Port Authority Plans to Sell Northern Terminal"
+    assert article.title not in article.text
+    assert article.text.startswith("A senior port official confirmed")
+    assert len(article.paragraphs) == 5
+
+
+def test_headline_then_paragraphs():
+    article = parse_article(message_from(HEADLINE_PARAGRAPHS))
+    assert article.title == "Retail sales rise for third month"
+    assert len(article.paragraphs) == 3
+    first = article.paragraphs[0]
+    assert article.text[first[0] : first[1]].startswith("UK retail sales rose by 0.8%")
+
+
+def test_paragraph_offsets_slice_the_text():
+    article = parse_article(message_from(REPEATED_HEADLINE))
+    blocks = article.text.split("\n\n")
+    assert [article.text[s:e] for s, e in article.paragraphs] == blocks
+
+
+def test_line_per_sentence_has_no_headline_and_rejoins_abbreviation_breaks():
+    article = parse_article(message_from(LINE_PER_SENTENCE))
+    assert article.title is None
+    assert "cables from the U.S. Central Command reveal" in article.text
+    assert "in conjunction with the U.S. Army Corps" in article.text
+    assert not article.text.endswith("\n")  # trailing blank lines dropped
+
+
+def test_first_line_that_is_a_sentence_is_not_a_headline():
+    article = parse_bytes(b"The minister said taxes would rise.\n\nShe gave no date.")
+    assert article.title is None
+    assert article.text.startswith("The minister said")
+
+
+def test_article_id_from_feed_file_name_else_text_hash():
+    assert parse_article(message_from(REPEATED_HEADLINE)).article_id == "c0ffee0ddba11a55"
+    keyed = parse_bytes(b"Body text here.", key="007_ABCDEF0123456789.txt")
+    assert keyed.article_id == "abcdef0123456789"
+    a = parse_bytes(b"Same   text\r\n here.", key="a.txt")
+    b = parse_bytes(b"Same text\n here.", key="b.txt")
+    assert a.article_id == b.article_id and len(a.article_id) == 16
+
+
+def test_line_endings_spaces_and_invisible_characters_are_normalized():
+    article = parse_bytes(
+        b"\xef\xbb\xbfTitle here\r\n\r\nOne\ttwo  three\xc2\xa0four\xe2\x80\x8bfive.\rNext line.\x0cNew para."
+    )
+    assert article.title == "Title here"
+    assert article.text == "One two three fourfive.\nNext line.\n\nNew para."
+
+
+def test_curly_quotes_and_dashes_are_kept():
+    article = parse_bytes("Title\n\n\u201cIt is done \u2014 finally,\u201d she said.".encode())
+    assert article.text == "\u201cIt is done \u2014 finally,\u201d she said."
+
+
+def test_latin1_falls_back_to_cp1252_and_says_so():
+    article = parse_article(message_from(LATIN1))
+    assert article.encoding == "cp1252"
+    assert article.title == "Café chain expands"
+    assert "£4 million" in article.text
+
+
+@pytest.mark.parametrize(
+    ("payload", "error_type"),
+    [
+        (b"", "empty"),
+        (b"  \n\t\r\n ", "empty"),
+        (b"text\x00with a NUL", "binary"),
+        (bytes(range(1, 9)) * 20, "binary"),
+        (b"... --- !!!", "no_text"),
+    ],
+)
+def test_bad_input_is_rejected_with_its_own_error_type(payload, error_type):
+    with pytest.raises(ParseError) as raised:
+        parse_bytes(payload)
+    assert raised.value.error_type == error_type
+
+
+def test_too_large_is_rejected_before_decoding():
+    with pytest.raises(ParseError) as raised:
+        parse_article(Message(payload=b"x" * 101), max_bytes=100)
+    assert raised.value.error_type == "too_large"
+    assert "101" in str(raised.value)
+
+
+def test_parse_articles_composite_splits_articles_from_dead_letters():
+    messages = [
+        message_from(HEADLINE_PARAGRAPHS),
+        Message(b"", key="empty.txt"),
+        Message(b"\x00\x01", key="bin"),
+    ]
+    with TestPipeline(runner="FnApiRunner") as p:
+        parsed = p | beam.Create(messages) | ParseArticles(max_bytes=1000)
+        assert_that(
+            parsed.articles | beam.Map(lambda a: a.title), equal_to(["Retail sales rise for third month"])
+        )
+        assert_that(
+            parsed.dead_letters | beam.Map(lambda d: (d["source"]["key"], d["stage"], d["error_type"])),
+            equal_to([("empty.txt", "parse", "empty"), ("bin", "parse", "binary")]),
+            label="dead letters",
+        )
