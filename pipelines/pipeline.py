@@ -18,8 +18,10 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import apache_beam as beam
+import spacy
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import (
@@ -115,6 +117,11 @@ def validate(options: ClaimstreamOptions) -> None:
             raise OptionsError(f"--{name.replace('_', '-')} must be positive, not {value}")
     if options.input and not FileSystems.match([options.input])[0].metadata_list:
         raise OptionsError(f"no file matches --input {options.input!r}")
+    if not (spacy.util.is_package(options.spacy_model) or Path(options.spacy_model).is_dir()):
+        raise OptionsError(
+            f"--spacy-model {options.spacy_model!r} is neither an installed spaCy pipeline package "
+            "nor a model folder (models are never downloaded at run time)"
+        )
 
 
 # --- Composites -------------------------------------------------------------------------

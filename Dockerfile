@@ -1,0 +1,15 @@
+# claimstream: the pipeline with its pinned dependencies and the spaCy model, as a non-root user.
+FROM python:3.11-slim
+
+RUN useradd --create-home --uid 10001 claimstream
+WORKDIR /app
+
+COPY constraints.txt setup.py README.md ./
+COPY schemas ./schemas
+COPY pipelines ./pipelines
+RUN pip install --no-cache-dir -c constraints.txt . \
+    && cp -r pipelines/samples /app/samples
+
+USER claimstream
+ENTRYPOINT ["claimstream"]
+CMD ["--help"]

@@ -1,0 +1,134 @@
+"""The ``claimstream`` command as a user runs it: separate processes, real broker."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from kafka import TopicPartition
+
+from pipelines import kafka
+from pipelines.broker import free_port
+from tests.conftest import ARTICLES, HEADLINE_PARAGRAPHS, REPEATED_HEADLINE, read_avro_folder
+
+CLAIMSTREAM = [sys.executable, "-m", "pipelines.cli"]
+
+
+def claimstream(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLAIMSTREAM, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, *named: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for text in named:
+        assert text in result.stderr
+
+
+def test_unreachable_broker_is_named_without_a_traceback(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    result = claimstream("run", "--bootstrap-servers", address, "--topic", "t", "--output", str(tmp_path))
+    assert_clean_error(result, f"cannot reach a Kafka broker at {address}", "--bootstrap-servers")
+
+    result = claimstream("produce", "--bootstrap-servers", address, "--topic", "t", str(REPEATED_HEADLINE))
+    assert_clean_error(result, address)
+
+
+def test_missing_topic_and_bad_paths_are_named(broker, tmp_path):
+    result = claimstream(
+        "run",
+        "--bootstrap-servers",
+        broker.bootstrap_servers,
+        "--topic",
+        "no-such-topic",
+        "--output",
+        str(tmp_path),
+    )
+    assert_clean_error(result, "topic 'no-such-topic' does not exist", broker.bootstrap_servers)
+    assert_clean_error(claimstream("inspect", str(tmp_path / "missing")), "no such file or folder")
+    not_avro = tmp_path / "x.avro"
+    not_avro.write_text("hello")
+    assert_clean_error(claimstream("inspect", str(not_avro)), str(not_avro), "not an Avro container file")
+    assert_clean_error(claimstream("frobnicate"), "unknown command")
+
+
+def test_produce_run_inspect(broker, topic_name, tmp_path):
+    produced = claimstream(
+        "produce", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name, str(ARTICLES)
+    )
+    assert produced.returncode == 0, produced.stderr
+    count = len(list(ARTICLES.glob("*.txt")))
+    assert f"published {count} articles" in produced.stdout
+
+    ran = claimstream(
+        "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
+        "--until-idle", "2", "--output", str(tmp_path),
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert f"articles: {count}" in ran.stdout and "dead letters: 0" in ran.stdout
+
+    inspected = claimstream("inspect", str(tmp_path / "articles"))
+    assert inspected.returncode == 0, inspected.stderr
+    lines = [json.loads(line) for line in inspected.stdout.splitlines()]
+    assert sorted(r["source"]["key"] for r in lines) == sorted(p.name for p in ARTICLES.glob("*.txt"))
+    assert all(isinstance(r["processed_at"], str) for r in lines)
+
+
+def test_ctrl_c_finishes_the_bundle_commits_and_exits_zero(broker, topic_name, tmp_path):
+    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
+    kafka.publish(broker.bootstrap_servers, topic_name, [(b"a.txt", HEADLINE_PARAGRAPHS.read_bytes())] * 3)
+    process = subprocess.Popen(
+        [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
+         "--group-id", "ctrl-c", "--output", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(read_avro_folder(tmp_path / "articles")) < 3:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "no output within 60 s"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        stopped_at = time.monotonic()
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert time.monotonic() - stopped_at < 10
+    assert "articles: 3" in out
+    consumer = kafka.new_consumer(broker.bootstrap_servers, "ctrl-c")
+    assert consumer.committed(TopicPartition(topic_name, 0)) == 3
+    consumer.close()
+
+
+def test_broker_command_serves_kafka_in_the_foreground():
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLAIMSTREAM, "broker", "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert f"listening on 127.0.0.1:{port}" in process.stdout.readline()
+        kafka.ensure_topic(f"127.0.0.1:{port}", "hello", 1)
+        assert kafka.list_partitions(f"127.0.0.1:{port}", "hello") == [0]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+
+
+@pytest.mark.parametrize("command", ["run", "produce", "inspect", "broker", "demo"])
+def test_every_command_has_help(command):
+    result = claimstream(command, "--help")
+    assert result.returncode == 0 and "usage: claimstream " + command in result.stdout
+
+
+def test_demo_runs_the_main_job(tmp_path):
+    result = claimstream("demo", "--output", str(tmp_path / "demo"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    samples = 4
+    assert f"articles: {samples}" in result.stdout and "dead letters: 1" in result.stdout
+    assert "throughput:" in result.stdout and str(tmp_path / "demo") in result.stdout
+    assert len(read_avro_folder(tmp_path / "demo" / "articles")) == samples
