@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
         return run([BIN / "claimstream", "demo", *rest])
     if command == "test":
         ensure_compose()
-        lint = run([BIN / "ruff", "check", "pipelines", "tests", "benchmarks", "setup.py", "dev.py"])
+        lint = run([BIN / "ruff", "check", "."])
         if lint:
             return lint
         return run([BIN / "python", "-m", "pytest", *rest])

@@ -54,6 +54,11 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+_CLOSING_QUOTES = "\"'\u201d\u2019)]"
+_HEADLINE_MAX_WORDS = 30
+_QUESTION_HEADLINE_MAX_WORDS = 15
+
+
 class ParseError(ValueError):
     """The message is not an article. ``error_type`` names why, for dead letters."""
 
@@ -162,17 +167,21 @@ def _continues(previous: str, line: str) -> bool:
 
 
 def _is_headline(block: str) -> bool:
-    """A headline is one short line that does not end like a sentence.
+    """A headline is one short line that does not end like a statement.
 
-    "Qantas sees profits fly to record" is one; "The minister said taxes would
-    rise." is a sentence, even as a first line. A trailing ellipsis ("Rivals of the
-    £400 Apple...") is still a headline.
+    "Qantas sees profits fly to record" and "What now for British tennis?" are
+    headlines; "The minister said taxes would rise." is a sentence, even as a first
+    line. A trailing ellipsis ("'My memories of Marley...'") is still a headline.
     """
-    if "\n" in block or len(block.split()) > 30:
+    if "\n" in block:
         return False
-    if block.endswith(("...", "\u2026")):
-        return True
-    return not re.search(r"[.!?;:,][\"'\u201d\u2019)]*$", block)
+    words = len(block.split())
+    core = block.rstrip(_CLOSING_QUOTES)
+    if core.endswith(("...", "\u2026")):
+        return words <= _HEADLINE_MAX_WORDS
+    if core.endswith(("?", "!")):
+        return words <= _QUESTION_HEADLINE_MAX_WORDS
+    return words <= _HEADLINE_MAX_WORDS and not core.endswith((".", ";", ":", ","))
 
 
 def _looks_binary(payload: bytes) -> bool:
