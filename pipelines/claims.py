@@ -256,9 +256,13 @@ def _spread_over_quotations(
             i += 1
             continue
         j = i
-        while j + 1 < len(quoted) and quoted[j + 1] and (
-            sentences[j + 1]["paragraph"] == sentences[j]["paragraph"]
-            or _continues_quote(sentences[j]["text"])
+        while (
+            j + 1 < len(quoted)
+            and quoted[j + 1]
+            and (
+                sentences[j + 1]["paragraph"] == sentences[j]["paragraph"]
+                or _continues_quote(sentences[j]["text"])
+            )
         ):
             j += 1
         speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)

@@ -83,6 +83,12 @@ def sentences_of(doc: Doc, paragraphs: Sequence[tuple[int, int]]) -> list[dict]:
             continue
         while paragraph + 1 < len(paragraphs) and start >= paragraphs[paragraph + 1][0]:
             paragraph += 1
+        if result and result[-1]["paragraph"] == paragraph and not any(c.isalnum() for c in text[start:end]):
+            # A fragment without words (a closing quote the parser split off) ends the
+            # sentence before it.
+            result[-1]["end"] = end
+            result[-1]["text"] = text[result[-1]["start"] : end]
+            continue
         result.append(
             {
                 "index": len(result),
