@@ -121,3 +121,19 @@ def test_parse_articles_composite_splits_articles_from_dead_letters():
             equal_to([("empty.txt", "parse", "empty"), ("bin", "parse", "binary")]),
             label="dead letters",
         )
+
+
+@pytest.mark.parametrize(
+    "headline",
+    ["What now for British tennis?", "'My memories of Marley...'", "Rivals of the \u00a3400 Apple\u2026"],
+)
+def test_questions_and_ellipses_can_be_headlines(headline):
+    article = parse_bytes(f"{headline}\n\nThe first paragraph says something.".encode())
+    assert article.title == headline.replace("\u00a0", " ")
+    assert article.text == "The first paragraph says something."
+
+
+def test_long_question_first_line_is_a_sentence():
+    question = "Would the minister explain why the budget for the new hospital in the north rose by half?"
+    article = parse_bytes(f"{question}\n\nHe did not.".encode())
+    assert article.title is None
