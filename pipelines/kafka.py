@@ -8,6 +8,8 @@ user can act on, instead of a client library traceback.
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from collections.abc import Iterable
 
 import kafka.errors
@@ -59,15 +61,27 @@ def new_consumer(bootstrap_servers: str, group_id: str | None = None) -> KafkaCo
         raise _unreachable(bootstrap_servers, e) from None
 
 
-def new_producer(bootstrap_servers: str) -> KafkaProducer:
-    """A producer that waits for every in-sync replica (acks=all)."""
+def new_producer(bootstrap_servers: str, idempotent: bool = False) -> KafkaProducer:
+    """A producer that waits for every in-sync replica (acks=all).
+
+    ``idempotent``: the broker de-duplicates the producer's retries; falls back to a
+    plain acks=all producer where the broker does not support it.
+    """
+    settings = {
+        **_client_kwargs(bootstrap_servers),
+        "acks": "all",
+        "max_request_size": MAX_MESSAGE_BYTES,
+        "linger_ms": 5,
+    }
     try:
-        return KafkaProducer(
-            **_client_kwargs(bootstrap_servers),
-            acks="all",
-            max_request_size=MAX_MESSAGE_BYTES,
-            linger_ms=5,
-        )
+        if idempotent:
+            try:
+                return KafkaProducer(**settings, enable_idempotence=True)
+            except (kafka.errors.UnsupportedVersionError, kafka.errors.IncompatibleBrokerVersion) as e:
+                _LOG.warning(
+                    "broker at %s has no idempotent producers (%s): acks=all only", bootstrap_servers, e
+                )
+        return KafkaProducer(**settings)
     except kafka.errors.KafkaError as e:
         raise _unreachable(bootstrap_servers, e) from None
 
@@ -141,22 +155,29 @@ class PartitionConsumer:
     """
 
     def __init__(self, bootstrap_servers: str, topic: str, partition: int, group_id: str | None):
+        self._bootstrap_servers = bootstrap_servers
         self._tp = TopicPartition(topic, partition)
         self._group_id = group_id
         self._consumer = new_consumer(bootstrap_servers, group_id)
         self._consumer.assign([self._tp])
         self._next: int | None = None
 
-    def poll(self, position: int, timeout_ms: int, max_records: int) -> list:
-        """Up to ``max_records`` records from ``position`` on, waiting up to ``timeout_ms``."""
+    def poll(self, position: int, timeout_ms: int, max_records: int) -> tuple[list, bool]:
+        """Up to ``max_records`` records from ``position`` on, waiting up to ``timeout_ms``.
+
+        The flag is True when the broker's log no longer reaches ``position`` and the
+        records come from its new start instead: the log was reset (a broker that
+        keeps nothing restarted, or the topic was re-created).
+        """
         if self._next != position:
             self._consumer.seek(self._tp, position)
             self._next = position
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
-        records = [r for r in batches.get(self._tp, ()) if r.offset >= position]
+        records = list(batches.get(self._tp, ()))
+        reset = bool(records) and records[0].offset < position
         if records:
             self._next = records[-1].offset + 1
-        return records
+        return records, reset
 
     def commit(self, next_offset: int) -> None:
         """Record ``next_offset`` as the group's position (no-op without a group)."""
@@ -165,6 +186,34 @@ class PartitionConsumer:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
+    """Whether any of the bootstrap addresses accepts a TCP connection."""
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "localhost", int(port)), timeout=timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def record_at(bootstrap_servers: str, topic: str, partition: int, offset: int, timeout_ms: int = 5000):
+    """The record at ``offset``, or None when the log does not hold it (any more)."""
+    consumer = new_consumer(bootstrap_servers)
+    tp = TopicPartition(topic, partition)
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while time.monotonic() < deadline:
+            for record in consumer.poll(timeout_ms=200, max_records=1).get(tp, ()):
+                return record if record.offset == offset else None
+        return None
+    finally:
+        consumer.close()
 
 
 def publish(bootstrap_servers: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:

@@ -10,7 +10,7 @@ runs. Entity and sentence offsets are then character offsets into the article's
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
 import spacy
@@ -138,14 +138,13 @@ def annotate(article: Article, doc: Doc, model: str) -> dict:
 
 
 class AnnotateArticlesFn(beam.DoFn):
-    """Parsed articles in, ``EnrichedArticle`` records out, ``nlp.pipe`` per batch.
+    """Parsed articles in, ``EnrichedArticle`` outputs out, ``nlp.pipe`` per batch.
 
     Articles are buffered up to ``batch_size`` and flushed at the end of each bundle,
     keeping each element's timestamp and window. An article spaCy or the claim
-    rules fail on goes to the dead letters; the rest of its batch is unaffected.
+    rules fail on becomes a dead letter; the rest of its batch is unaffected. Dead
+    letters from earlier stages pass through untouched.
     """
-
-    DEAD_LETTERS = "dead_letters"
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
         self._model = model
@@ -160,8 +159,16 @@ class AnnotateArticlesFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._batch: list[WindowedValue] = []
 
-    def process(self, article: Article, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        self._batch.append(WindowedValue(article, timestamp, [window]))
+    def process(
+        self,
+        element: Article | records.Output,
+        timestamp=beam.DoFn.TimestampParam,
+        window=beam.DoFn.WindowParam,
+    ) -> Iterator[WindowedValue | records.Output]:
+        if isinstance(element, records.Output):
+            yield element
+            return
+        self._batch.append(WindowedValue(element, timestamp, [window]))
         if len(self._batch) >= self._batch_size:
             yield from self._flush()
 
@@ -178,18 +185,18 @@ class AnnotateArticlesFn(beam.DoFn):
             _LOG.exception("nlp.pipe failed on a batch of %d; retrying one by one", len(batch))
             docs = [None] * len(batch)
         for wv, doc in zip(batch, docs, strict=True):
-            yield from self._annotate_one(wv, doc)
+            yield wv.with_value(self._annotate_one(wv.value, doc))
 
-    def _annotate_one(self, wv: WindowedValue, doc: Doc | None) -> Iterable[WindowedValue]:
-        article: Article = wv.value
+    def _annotate_one(self, article: Article, doc: Doc | None) -> records.Output:
         try:
             if doc is None:
                 doc = self._nlp(article.text)
             record = annotate(article, doc, self._model_name)
         except Exception as e:  # noqa: BLE001 - bad input must never stop the stream
-            letter = records.dead_letter(article.message, "nlp", "nlp_error", f"{type(e).__name__}: {e}")
-            yield beam.pvalue.TaggedOutput(self.DEAD_LETTERS, wv.with_value(letter))
-            return
+            error = f"{type(e).__name__}: {e}"
+            return records.Output(
+                records.DEAD_LETTER, records.dead_letter(article.message, "nlp", "nlp_error", error)
+            )
         self._entities.inc(len(record["entities"]))
         self._claims.inc(len(record["claims"]))
-        yield wv.with_value(record)
+        return records.Output(records.ARTICLE, record)

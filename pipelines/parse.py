@@ -204,19 +204,19 @@ def article_id(message: Message, text: str) -> str:
 
 
 class ParseArticlesFn(beam.DoFn):
-    """Messages in; :class:`Article`s out, rejects to ``DEAD_LETTERS`` with their reason."""
-
-    DEAD_LETTERS = "dead_letters"
+    """Messages in; an :class:`Article`, or a dead-letter :class:`~records.Output`, out."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._max_bytes = max_bytes
 
-    def process(self, message: Message) -> Iterator:
+    def process(self, message: Message) -> Iterator[Article | records.Output]:
         try:
             yield parse_article(message, self._max_bytes)
         except ParseError as e:
-            letter = records.dead_letter(message, "parse", e.error_type, str(e))
-            yield beam.pvalue.TaggedOutput(self.DEAD_LETTERS, letter)
+            yield _rejected(message, e.error_type, str(e))
         except Exception as e:  # noqa: BLE001 - a parser bug must not stop the stream
-            letter = records.dead_letter(message, "parse", "parser_error", f"{type(e).__name__}: {e}")
-            yield beam.pvalue.TaggedOutput(self.DEAD_LETTERS, letter)
+            yield _rejected(message, "parser_error", f"{type(e).__name__}: {e}")
+
+
+def _rejected(message: Message, error_type: str, error: str) -> records.Output:
+    return records.Output(records.DEAD_LETTER, records.dead_letter(message, "parse", error_type, error))

@@ -1,12 +1,15 @@
 """The claimstream pipeline: read -> parse -> entities and claims -> Avro.
 
-    messages   = ReadMessages            (Kafka partitions, or files for a backfill)
-    articles   = ParseArticles            -> dead letters (empty, binary, too_large, ...)
-    enriched   = ExtractEntitiesAndClaims -> dead letters (nlp_error)
-    WriteArticles(enriched), Write*DeadLetters(each dead-letter stream)
+    messages = ReadMessages              (Kafka partitions, or files for a backfill)
+    articles = ParseArticles             + dead letters (empty, binary, too_large, ...)
+    outputs  = ExtractEntitiesAndClaims  + dead letters (nlp_error), passed through
+    WriteFiles(outputs)                  articles/ and dead_letters/, exactly once
+    PublishToKafka(outputs)              optional: --output-topic, --dead-letter-topic
 
 It is one fused chain with no GroupByKey, because a local runner never fires
-anything behind a GroupByKey that follows an unbounded read.
+anything behind a GroupByKey that follows an unbounded read, and no Flatten,
+which breaks the chain there too. So dead letters travel in the same stream as
+articles, and one writer sees every outcome of a partition's offsets in a bundle.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from pipelines import records, source
+from pipelines import sinks, source
 from pipelines.nlp import DEFAULT_MODEL, AnnotateArticlesFn
 from pipelines.parse import DEFAULT_MAX_BYTES, ParseArticlesFn
-from pipelines.sinks import ARTICLES_DIR, DEAD_LETTERS_DIR, WriteAvroFiles
+from pipelines.sinks import ARTICLES_DIR, DEAD_LETTERS_DIR
 
 _LOG = logging.getLogger(__name__)
 
@@ -97,21 +100,54 @@ class ClaimstreamOptions(PipelineOptions):
             default=DEFAULT_MAX_BYTES,
             help="larger messages go to the dead letters as too_large",
         )
+        files_out = parser.add_argument_group("Avro files")
+        files_out.add_argument(
+            "--file-max-records",
+            dest="file_max_records",
+            type=int,
+            default=10_000,
+            help="start a new file after this many records",
+        )
+        files_out.add_argument(
+            "--file-max-seconds",
+            dest="file_max_seconds",
+            type=float,
+            default=1.0,
+            help="records read from Kafka are in a file within about this many seconds",
+        )
+        topic_out = parser.add_argument_group("Kafka output (Confluent-framed Avro)")
+        topic_out.add_argument(
+            "--output-topic",
+            dest="output_topic",
+            help="also publish each EnrichedArticle here (key: article_id)",
+        )
+        topic_out.add_argument(
+            "--dead-letter-topic", dest="dead_letter_topic", help="also publish each DeadLetter here"
+        )
+        topic_out.add_argument(
+            "--schema-registry-url",
+            dest="schema_registry_url",
+            help="Confluent-compatible registry for the schema ids (else fixed ids)",
+        )
 
 
 def validate(options: ClaimstreamOptions) -> None:
     """Raise :class:`OptionsError` naming the option at fault."""
     if not options.output:
         raise OptionsError("--output is required: the folder to write Avro files to")
-    kafka = options.bootstrap_servers or options.topic
-    if options.input and kafka:
-        raise OptionsError("give either --input (files) or --bootstrap-servers/--topic (Kafka), not both")
-    if not options.input and not kafka:
+    if options.input and options.topic:
+        raise OptionsError("give either --input (files) or --topic (Kafka), not both")
+    if not options.input and not options.topic:
         raise OptionsError("nothing to read: give --bootstrap-servers and --topic, or --input")
-    if kafka and not (options.bootstrap_servers and options.topic):
-        missing = "--topic" if options.bootstrap_servers else "--bootstrap-servers"
-        raise OptionsError(f"{missing} is required to read from Kafka")
-    for name in ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes"):
+    publishes = options.output_topic or options.dead_letter_topic
+    if (options.topic or publishes) and not options.bootstrap_servers:
+        needed = "--topic" if options.topic else "--output-topic/--dead-letter-topic"
+        raise OptionsError(f"--bootstrap-servers is required with {needed}")
+    if options.schema_registry_url and not publishes:
+        raise OptionsError("--schema-registry-url needs --output-topic or --dead-letter-topic")
+    positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
+                "file_max_records", "file_max_seconds")  # fmt: skip
+    for name in positive:
         value = getattr(options, name)
         if value is not None and value <= 0:
             raise OptionsError(f"--{name.replace('_', '-')} must be positive, not {value}")
@@ -140,53 +176,51 @@ class ReadMessages(beam.PTransform):
         if o.input:
             return pbegin | source.ReadArticleFiles(o.input, o.max_message_bytes)
         return pbegin | source.ReadFromKafka(
-            o.bootstrap_servers,
-            o.topic,
-            o.group_id,
-            o.start_from,
-            until_idle=o.until_idle,
-            max_records=o.max_articles,
-            run_id=self._run_id,
-        )
+            o.bootstrap_servers, o.topic, o.group_id, o.start_from,
+            until_idle=o.until_idle, max_records=o.max_articles, run_id=self._run_id,
+            resume_points=sinks.resume_points(o.output, o.topic),
+            slice_seconds=o.file_max_seconds, slice_records=min(256, o.file_max_records),
+        )  # fmt: skip
 
 
 class ParseArticles(beam.PTransform):
-    """Messages -> ``articles`` and ``dead_letters``."""
+    """Messages -> articles, and dead-letter outputs for the messages that are not."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__()
         self._max_bytes = max_bytes
 
     def expand(self, messages):
-        return messages | beam.ParDo(ParseArticlesFn(self._max_bytes)).with_outputs(
-            ParseArticlesFn.DEAD_LETTERS, main="articles"
-        )
+        return messages | beam.ParDo(ParseArticlesFn(self._max_bytes))
 
 
 class ExtractEntitiesAndClaims(beam.PTransform):
-    """Articles -> ``records`` (EnrichedArticle dicts) and ``dead_letters``."""
+    """Articles -> ``EnrichedArticle`` outputs; dead letters pass through."""
 
     def __init__(self, model: str, batch_size: int) -> None:
         super().__init__()
         self._fn = AnnotateArticlesFn(model, batch_size)
 
     def expand(self, articles):
-        return articles | beam.ParDo(self._fn).with_outputs(AnnotateArticlesFn.DEAD_LETTERS, main="records")
+        return articles | beam.ParDo(self._fn)
 
 
 def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str) -> None:
     """Wire the named composites into ``pipeline``."""
     messages = pipeline | "ReadMessages" >> ReadMessages(options, run_id)
-    parsed = messages | "ParseArticles" >> ParseArticles(options.max_message_bytes)
-    enriched = parsed.articles | "ExtractEntitiesAndClaims" >> ExtractEntitiesAndClaims(
+    articles = messages | "ParseArticles" >> ParseArticles(options.max_message_bytes)
+    outputs = articles | "ExtractEntitiesAndClaims" >> ExtractEntitiesAndClaims(
         options.spacy_model, options.nlp_batch_size
     )
-    enriched.records | "WriteArticles" >> WriteAvroFiles(options.output, ARTICLES_DIR, records.ARTICLE)
-    # One writer per dead-letter stream rather than a Flatten: on the local runner a
-    # Flatten breaks the fused chain, and its side would only be written at the end.
-    for stage, letters in (("Parse", parsed.dead_letters), ("Nlp", enriched.dead_letters)):
-        letters | f"Write{stage}DeadLetters" >> WriteAvroFiles(
-            options.output, DEAD_LETTERS_DIR, records.DEAD_LETTER
+    outputs | "WriteFiles" >> sinks.WriteOutputs(options.output, options.file_max_records)
+    if options.output_topic or options.dead_letter_topic:
+        outputs | "PublishToKafka" >> beam.ParDo(
+            sinks.PublishOutputsFn(
+                options.bootstrap_servers,
+                options.output_topic,
+                options.dead_letter_topic,
+                options.schema_registry_url,
+            )
         )
 
 
@@ -270,7 +304,7 @@ def _summary(result, output: str, started: float) -> RunSummary:
         entities=counters.get("entities", 0),
         claims=counters.get("claims", 0),
         dead_letters=counters.get(DEAD_LETTERS_DIR, 0),
-        files=counters.get(f"{ARTICLES_DIR}_files", 0) + counters.get(f"{DEAD_LETTERS_DIR}_files", 0),
+        files=counters.get("files", 0),
         seconds=ended - started,
         busy_seconds=(last_write_ms / 1000.0 - started) if last_write_ms else 0.0,
         output=output,

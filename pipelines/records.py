@@ -10,9 +10,13 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.resources
+import io
 import json
-from typing import Any
+import urllib.parse
+import urllib.request
+from typing import Any, NamedTuple
 
+import fastavro
 from fastavro.schema import load_schema_ordered
 
 import pipelines
@@ -26,6 +30,22 @@ _SCHEMA_FILES = {
 }
 
 SPEAKER_TYPES = ("PERSON", "ORGANIZATION", "ANONYMOUS", "NONE")
+
+
+class Output(NamedTuple):
+    """A finished record on its way to the sinks: ``kind`` is ARTICLE or DEAD_LETTER.
+
+    Dead letters travel in the same stream as articles (each stage passes them on
+    untouched), so that one writer sees all the outcomes of a partition's offsets in
+    a bundle and can write them in a recoverable order.
+    """
+
+    kind: str
+    record: dict
+
+    @property
+    def source(self) -> dict:
+        return self.record["source"]
 
 
 def schema_dir():
@@ -103,3 +123,51 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (datetime.datetime, datetime.date)):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# --- Confluent wire format ----------------------------------------------------------
+
+#: Schema ids used when no schema registry is given: one per bundled schema version.
+#: Consumers without a registry can map these ids to schemas/*.avsc of this release.
+FIXED_SCHEMA_IDS = {ARTICLE: 100_001, DEAD_LETTER: 100_002}
+
+
+class RegistryError(RuntimeError):
+    """The schema registry refused or could not be reached; the message names its URL."""
+
+
+def schema_id(kind: str, topic: str, registry_url: str | None) -> int:
+    """The id to frame ``kind`` records with: registered under ``<topic>-value``, or fixed."""
+    if not registry_url:
+        return FIXED_SCHEMA_IDS[kind]
+    subject = f"{topic}-value"
+    url = f"{registry_url.rstrip('/')}/subjects/{urllib.parse.quote(subject, safe='')}/versions"
+    body = json.dumps({"schema": json.dumps(parsed_schema(kind))}).encode()
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/vnd.schemaregistry.v1+json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(json.load(response)["id"])
+    except (OSError, ValueError, KeyError) as e:
+        raise RegistryError(
+            f"could not register the {kind} schema as {subject!r} at {registry_url} "
+            f"(--schema-registry-url): {e}"
+        ) from None
+
+
+def confluent_encode(kind: str, schema_id_: int, record: dict) -> bytes:
+    """Magic byte 0, the schema id (4 bytes, big-endian), then the Avro binary body."""
+    body = io.BytesIO()
+    body.write(b"\x00" + schema_id_.to_bytes(4, "big"))
+    fastavro.schemaless_writer(body, parsed_schema(kind), record)
+    return body.getvalue()
+
+
+def confluent_decode(kind: str, value: bytes) -> tuple[int, dict]:
+    """(schema id, record) of a Confluent-framed value written with ``kind``'s schema."""
+    if len(value) < 5 or value[0] != 0:
+        raise ValueError("not in the Confluent wire format (magic byte 0 missing)")
+    return int.from_bytes(value[1:5], "big"), fastavro.schemaless_reader(
+        io.BytesIO(value[5:]), parsed_schema(kind)
+    )

@@ -81,6 +81,9 @@ class KafkaPartition:
     partition: int
     group_id: str | None
     start_from: str  # "earliest" or "latest": used when the group has no committed offset
+    # The end of the last complete offset range in the output files: never start before it,
+    # even when the group's commit for that range did not happen (a crash in between).
+    floor_offset: int | None = None
 
 
 # --- Stopping a local run ----------------------------------------------------------
@@ -149,6 +152,13 @@ class PartitionRestrictionProvider(RestrictionProvider):
             element.group_id,
             element.start_from,
         )
+        if element.floor_offset is not None and element.floor_offset > start:
+            _LOG.info(
+                "%s[%d]: the output files already hold offsets up to %d (the commit after them "
+                "did not happen): starting there",
+                element.topic, element.partition, element.floor_offset - 1,
+            )  # fmt: skip
+            start = element.floor_offset
         _LOG.info("reading %s[%d] from offset %d", element.topic, element.partition, start)
         return OffsetRange(start, MAX_OFFSET)
 
@@ -188,6 +198,10 @@ class ReadPartitionFn(beam.DoFn):
 
     def setup(self) -> None:
         self._consumers: dict[KafkaPartition, kafka.PartitionConsumer] = {}
+        # Restriction positions are offsets plus a shift that grows when a broker's
+        # log is reset under us, so claimed positions keep increasing.
+        self._shifts: dict[KafkaPartition, int] = {}
+        self._outages = _OutageLog()
         self._limits = _limits_for(self._run_id)
         self._records_read = beam.metrics.Metrics.counter("claimstream", "kafka_records")
 
@@ -217,24 +231,35 @@ class ReadPartitionFn(beam.DoFn):
         watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
     ) -> Iterator[beam.window.TimestampedValue]:
         consumer = self._consumer(element)
-        position = tracker.current_restriction().start
+        shift = self._shifts.get(element, 0)
+        offset = tracker.current_restriction().start - shift  # the next offset to read
         deadline = time.monotonic() + self._slice_seconds
         budget = self._slice_records
         if self._max_records is not None:
             with self._limits.lock:
                 budget = min(budget, max(0, self._max_records - self._limits.records))
-        claimed_up_to = None  # the next offset to read, once anything was claimed
+        commit_offset = None  # the next offset to read, once anything was claimed
         split_away = False  # the runner took the rest of the range: stop claiming
 
         while not split_away and budget > 0 and time.monotonic() < deadline and not self._should_stop():
-            records = consumer.poll(position, self._poll_timeout_ms, budget)
+            records, reset = consumer.poll(offset, self._poll_timeout_ms, budget)
             if not records:
+                self._outages.check(element.bootstrap_servers)
                 break  # nothing waiting: give the other partitions their turn
+            self._outages.recovered(element.bootstrap_servers)
+            if reset:
+                shift += offset - records[0].offset
+                self._shifts[element] = shift
+                _LOG.error(
+                    "%s[%d]: the broker's log was reset (it now starts at offset %d, below our "
+                    "position %d): reading on from its new start",
+                    element.topic, element.partition, records[0].offset, offset,
+                )  # fmt: skip
             for record in records:
-                if not tracker.try_claim(record.offset):
+                if not tracker.try_claim(record.offset + shift):
                     split_away = True
                     break
-                position = claimed_up_to = record.offset + 1
+                offset = commit_offset = record.offset + 1
                 budget -= 1
                 self._advance_watermark(watermark, record.timestamp)
                 yield beam.window.TimestampedValue(
@@ -244,8 +269,8 @@ class ReadPartitionFn(beam.DoFn):
             self._limits.saw_records(len(records))
             self._records_read.inc(len(records))
 
-        if claimed_up_to is not None:
-            bundle_finalizer.register(functools.partial(consumer.commit, claimed_up_to))
+        if commit_offset is not None:
+            bundle_finalizer.register(functools.partial(consumer.commit, commit_offset))
         if split_away:
             pass
         elif self._should_stop():
@@ -267,6 +292,36 @@ class ReadPartitionFn(beam.DoFn):
             consumer.close()
 
 
+class _OutageLog:
+    """Logs once when a broker stops answering and once when it is back.
+
+    While it is away the reader keeps polling (kafka-python reconnects by itself):
+    the pipeline waits for the broker instead of exiting.
+    """
+
+    CHECK_EVERY = 5.0
+
+    def __init__(self) -> None:
+        self._down: set[str] = set()
+        self._checked_at: dict[str, float] = {}
+
+    def check(self, bootstrap_servers: str) -> None:
+        now = time.monotonic()
+        if now - self._checked_at.get(bootstrap_servers, 0.0) < self.CHECK_EVERY:
+            return
+        self._checked_at[bootstrap_servers] = now
+        if kafka.reachable(bootstrap_servers):
+            self.recovered(bootstrap_servers)
+        elif bootstrap_servers not in self._down:
+            self._down.add(bootstrap_servers)
+            _LOG.error("cannot reach the Kafka broker at %s: waiting for it to come back", bootstrap_servers)
+
+    def recovered(self, bootstrap_servers: str) -> None:
+        if bootstrap_servers in self._down:
+            self._down.discard(bootstrap_servers)
+            _LOG.warning("the Kafka broker at %s is reachable again: reading on", bootstrap_servers)
+
+
 def _to_message(topic: str, partition: int, record) -> Message:
     key = record.key.decode("utf-8", "replace") if record.key is not None else None
     return Message(
@@ -283,7 +338,9 @@ class ReadFromKafka(beam.PTransform):
     """Reads every partition of a topic as an unbounded stream of :class:`Message`s.
 
     The partitions are listed when the pipeline is built, so an unreachable broker
-    or a missing topic is reported before anything runs.
+    or a missing topic is reported before anything runs. ``resume_points`` (from
+    the output files, see :func:`pipelines.sinks.resume_points`) become start
+    floors once the broker confirms it still holds the last record they name.
     """
 
     def __init__(
@@ -295,13 +352,22 @@ class ReadFromKafka(beam.PTransform):
         until_idle: float | None = None,
         max_records: int | None = None,
         run_id: str = "default",
+        resume_points: dict | None = None,
+        slice_seconds: float = 1.0,
+        slice_records: int = 256,
     ) -> None:
         super().__init__()
+        resume_points = resume_points or {}
         self._partitions = [
-            KafkaPartition(bootstrap_servers, topic, p, group_id, start_from)
+            KafkaPartition(
+                bootstrap_servers, topic, p, group_id, start_from,
+                _checked_floor(bootstrap_servers, topic, p, resume_points.get(p)),
+            )
             for p in kafka.list_partitions(bootstrap_servers, topic)
-        ]
-        self._read_fn = ReadPartitionFn(run_id, until_idle, max_records)
+        ]  # fmt: skip
+        self._read_fn = ReadPartitionFn(
+            run_id, until_idle, max_records, slice_seconds=slice_seconds, slice_records=slice_records
+        )
 
     def expand(self, pbegin):
         partitions = self._partitions
@@ -313,6 +379,26 @@ class ReadFromKafka(beam.PTransform):
             | "ListPartitions" >> beam.FlatMap(lambda _: partitions)
             | "ReadPartitions" >> beam.ParDo(self._read_fn)
         )
+
+
+def _checked_floor(bootstrap_servers: str, topic: str, partition: int, point) -> int | None:
+    """``point.next_offset`` if the broker's record before it is the one the files end with."""
+    if point is None:
+        return None
+    record = kafka.record_at(bootstrap_servers, topic, partition, point.next_offset - 1)
+    key = record.key.decode("utf-8", "replace") if record is not None and record.key is not None else ""
+    if (
+        record is None
+        or key != point.last_key
+        or (point.last_timestamp_ms is not None and record.timestamp != point.last_timestamp_ms)
+    ):
+        _LOG.warning(
+            "%s[%d]: the output files end at offset %d, but the broker holds another record "
+            "there (its log was reset): not resuming from the files",
+            topic, partition, point.next_offset - 1,
+        )  # fmt: skip
+        return None
+    return point.next_offset
 
 
 # --- Files, for backfills -------------------------------------------------------------

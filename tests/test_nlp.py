@@ -6,9 +6,10 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import nlp
+from pipelines import nlp, records
 from pipelines.parse import parse_article
 from pipelines.pipeline import ExtractEntitiesAndClaims
+from pipelines.source import Message
 from tests.conftest import LINE_PER_SENTENCE, REPEATED_HEADLINE, message_from
 
 
@@ -55,12 +56,17 @@ def test_model_name_records_package_and_version(spacy_nlp):
     assert "lemmatizer" not in spacy_nlp.pipe_names
 
 
-def test_extract_composite_outputs_enriched_records():
+def test_extract_composite_outputs_records_and_passes_dead_letters_on():
     article = parse_article(message_from(REPEATED_HEADLINE))
+    letter = records.Output(
+        records.DEAD_LETTER, records.dead_letter(Message(b"", key="e"), "parse", "empty", "empty")
+    )
     with TestPipeline(runner="FnApiRunner") as p:
-        enriched = p | beam.Create([article]) | ExtractEntitiesAndClaims(nlp.DEFAULT_MODEL, batch_size=4)
-        assert_that(
-            enriched.records | beam.Map(lambda r: (r["article_id"], r["title"], len(r["sentences"]))),
-            equal_to([("c0ffee0ddba11a55", "Exclusive: Port Authority Plans to Sell Northern Terminal", 6)]),
+        outputs = (
+            p | beam.Create([article, letter]) | ExtractEntitiesAndClaims(nlp.DEFAULT_MODEL, batch_size=4)
         )
-        assert_that(enriched.dead_letters, equal_to([]), label="no dead letters")
+        assert_that(
+            outputs
+            | beam.Map(lambda o: (o.kind, o.record.get("article_id"), len(o.record.get("sentences", [])))),
+            equal_to([("enriched_article", "c0ffee0ddba11a55", 6), ("dead_letter", None, 0)]),
+        )

@@ -7,6 +7,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipelines import records
 from pipelines.parse import ParseError, parse_article
 from pipelines.pipeline import ParseArticles
 from pipelines.source import Message
@@ -105,7 +106,7 @@ def test_too_large_is_rejected_before_decoding():
     assert "101" in str(raised.value)
 
 
-def test_parse_articles_composite_splits_articles_from_dead_letters():
+def test_parse_articles_composite_passes_on_articles_and_dead_letters():
     messages = [
         message_from(HEADLINE_PARAGRAPHS),
         Message(b"", key="empty.txt"),
@@ -113,12 +114,15 @@ def test_parse_articles_composite_splits_articles_from_dead_letters():
     ]
     with TestPipeline(runner="FnApiRunner") as p:
         parsed = p | beam.Create(messages) | ParseArticles(max_bytes=1000)
+        articles = parsed | "Articles" >> beam.Filter(lambda e: not isinstance(e, records.Output))
+        letters = parsed | "Letters" >> beam.Filter(lambda e: isinstance(e, records.Output))
+        assert_that(articles | beam.Map(lambda a: a.title), equal_to(["Retail sales rise for third month"]))
         assert_that(
-            parsed.articles | beam.Map(lambda a: a.title), equal_to(["Retail sales rise for third month"])
-        )
-        assert_that(
-            parsed.dead_letters | beam.Map(lambda d: (d["source"]["key"], d["stage"], d["error_type"])),
-            equal_to([("empty.txt", "parse", "empty"), ("bin", "parse", "binary")]),
+            letters
+            | beam.Map(lambda o: (o.kind, o.source["key"], o.record["stage"], o.record["error_type"])),
+            equal_to(
+                [("dead_letter", "empty.txt", "parse", "empty"), ("dead_letter", "bin", "parse", "binary")]
+            ),
             label="dead letters",
         )
 

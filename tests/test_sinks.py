@@ -1,4 +1,4 @@
-"""The Avro sink: files named after what they hold, written atomically, readable by both Avro libraries."""
+"""The sinks: range-named Avro files written atomically, recovery points, the wire format."""
 
 from __future__ import annotations
 
@@ -10,16 +10,39 @@ import avro.io
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines import records
-from pipelines.sinks import WriteAvroFiles, file_name, write_avro_file
+from pipelines.sinks import (
+    WriteOutputs,
+    WriteOutputsFn,
+    files_name,
+    range_name,
+    read_metadata,
+    resume_points,
+    write_avro_file,
+)
 from pipelines.source import Message
 from tests.conftest import read_avro_folder
 
+WHEN = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
 
-def letter(offset: int, partition: int = 0) -> dict:
-    message = Message(payload=b"\x00bad", topic="news", partition=partition, offset=offset, key=f"k{offset}")
-    return records.dead_letter(
-        message, "parse", "binary", "not text", failed_at=datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
+
+def message(offset: int, partition: int = 0, key: str | None = None) -> Message:
+    return Message(b"payload", topic="news", partition=partition, offset=offset, key=key or f"k{offset}",
+                   timestamp_ms=1_700_000_000_000 + offset)  # fmt: skip
+
+
+def letter(offset: int, partition: int = 0, key: str | None = None) -> records.Output:
+    record = records.dead_letter(
+        message(offset, partition, key), "parse", "binary", "not text", failed_at=WHEN
     )
+    return records.Output(records.DEAD_LETTER, record)
+
+
+def article(offset: int, partition: int = 0, key: str | None = None) -> records.Output:
+    record = records.article_record(
+        article_id=f"a{offset}", message=message(offset, partition, key), title=None, text="Text.",
+        encoding="utf-8", sentences=[], entities=[], claims=[], model="test", processed_at=WHEN,
+    )  # fmt: skip
+    return records.Output(records.ARTICLE, record)
 
 
 def read_with_reference_avro(path) -> list[dict]:
@@ -31,34 +54,100 @@ def read_with_reference_avro(path) -> list[dict]:
             reader.close()
 
 
-def test_file_names_say_topic_partition_and_offsets():
-    assert file_name(("news", 3), [letter(120), letter(183)]) == "news-3-000000000120-000000000183.avro"
-    backfill = [{"source": {"path": "/a/1.txt", "key": None}}, {"source": {"path": "/a/2.txt", "key": None}}]
-    name = file_name((None, None), backfill)
-    assert name.startswith("files-") and name == file_name((None, None), backfill)
+def write_bundle(output, outputs: list[records.Output], max_records: int = 10_000) -> None:
+    """One bundle through the writer, the way the runner drives it."""
+    fn = WriteOutputsFn(str(output), max_records)
+    fn.setup()
+    fn.start_bundle()
+    for o in outputs:
+        fn.process(o)
+    fn.finish_bundle()
+
+
+def test_names_say_topic_partition_and_offsets():
+    assert range_name("news", 3, 120, 183) == "news-3-000000000120-000000000183.avro"
+    assert range_name("a/b c", 0, 1, 2) == "a_b_c-0-000000000001-000000000002.avro"
+    backfill = [
+        records.Output(records.ARTICLE, {"source": {"path": f"/a/{i}.txt", "key": None}}) for i in (1, 2)
+    ]
+    assert files_name(backfill).startswith("files-") and files_name(backfill) == files_name(list(backfill))
 
 
 def test_written_file_reads_back_with_fastavro_and_reference_avro(tmp_path):
-    path = tmp_path / "dead_letters" / "news-0-000000000001-000000000002.avro"
-    path.parent.mkdir()
-    write_avro_file(str(path), records.DEAD_LETTER, [letter(1), letter(2)])
-
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
-    by_fastavro = read_avro_folder(path.parent)
+    path = tmp_path / "x.avro"
+    write_avro_file(
+        str(path), records.DEAD_LETTER, [letter(1).record, letter(2).record], {"claimstream.n": "2"}
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["x.avro"]  # no temporary file left
+    assert [r["source"]["offset"] for r in read_avro_folder(tmp_path)] == [1, 2]
     by_reference = read_with_reference_avro(path)
-    assert [r["source"]["offset"] for r in by_fastavro] == [1, 2]
     assert [r["source"]["offset"] for r in by_reference] == [1, 2]
-    assert by_reference[0]["payload"] == b"\x00bad"
-    assert by_reference[0]["error_type"] == "binary"
+    assert by_reference[0]["payload"] == b"payload" and by_reference[0]["error_type"] == "binary"
+    assert read_metadata(str(path)) == {"n": "2"}
 
 
-def test_write_composite_groups_a_bundle_by_partition(tmp_path):
+def test_a_bundle_gives_one_range_per_partition_in_both_folders(tmp_path):
+    write_bundle(tmp_path, [article(5), letter(6), article(7), article(9, partition=1)])
+    assert sorted(p.name for p in (tmp_path / "articles").iterdir()) == [
+        "news-0-000000000005-000000000007.avro",
+        "news-1-000000000009-000000000009.avro",
+    ]
+    assert [p.name for p in (tmp_path / "dead_letters").iterdir()] == [
+        "news-0-000000000005-000000000007.avro"
+    ]
+    meta = read_metadata(str(tmp_path / "dead_letters" / "news-0-000000000005-000000000007.avro"))
+    assert (meta["articles"], meta["dead_letters"], meta["last_key"]) == ("2", "1", "k7")
+
+
+def test_max_records_rolls_a_new_range(tmp_path):
+    write_bundle(tmp_path, [article(i) for i in range(5)], max_records=2)
+    assert sorted(p.name for p in (tmp_path / "articles").iterdir()) == [
+        "news-0-000000000000-000000000001.avro",
+        "news-0-000000000002-000000000003.avro",
+        "news-0-000000000004-000000000004.avro",
+    ]
+
+
+def test_resume_points_follow_complete_ranges_only(tmp_path):
+    write_bundle(tmp_path, [article(0), letter(1), article(2, partition=1)])
+    write_bundle(tmp_path, [letter(3), letter(4)])  # a range with dead letters only: complete
+    points = resume_points(str(tmp_path), "news")
+    assert {p: point.next_offset for p, point in points.items()} == {0: 5, 1: 3}
+    assert (points[0].last_key, points[0].last_timestamp_ms) == ("k4", 1_700_000_000_004)
+
+    # A crash after the dead letters of a range were renamed, before its articles were:
+    write_bundle(tmp_path, [article(5), letter(6)])
+    (tmp_path / "articles" / "news-0-000000000005-000000000006.avro").unlink()
+    assert resume_points(str(tmp_path), "news")[0].next_offset == 5
+    assert resume_points(str(tmp_path), "other") == {}
+
+
+def test_a_retried_range_overwrites_a_reset_log_does_not(tmp_path):
+    write_bundle(tmp_path, [article(0), article(1)])
+    write_bundle(tmp_path, [article(0), article(1)])  # the same records again: a retry
+    assert [p.name for p in (tmp_path / "articles").iterdir()] == ["news-0-000000000000-000000000001.avro"]
+
+    # Other records at the same offsets: the broker's log began again. Keep both.
+    write_bundle(tmp_path, [article(0, key="new0"), article(1, key="new1")])
+    names = sorted(p.name for p in (tmp_path / "articles").iterdir())
+    assert names == ["news-0-000000000000-000000000001.avro", "news-0-000000000000-000000000001~1.avro"]
+    assert sorted(r["source"]["key"] for r in read_avro_folder(tmp_path / "articles")) == [
+        "k0",
+        "k1",
+        "new0",
+        "new1",
+    ]
+
+
+def test_write_composite_in_a_pipeline(tmp_path):
     with TestPipeline(runner="FnApiRunner") as p:
-        (
-            p
-            | beam.Create([letter(5, partition=0), letter(6, partition=0), letter(9, partition=1)])
-            | WriteAvroFiles(str(tmp_path), "dead_letters", records.DEAD_LETTER)
-        )
-    names = sorted(f.name for f in (tmp_path / "dead_letters").iterdir())
-    assert names == ["news-0-000000000005-000000000006.avro", "news-1-000000000009-000000000009.avro"]
-    assert sorted(r["source"]["offset"] for r in read_avro_folder(tmp_path / "dead_letters")) == [5, 6, 9]
+        p | beam.Create([article(5), letter(6), article(9, partition=1)]) | WriteOutputs(str(tmp_path))
+    assert sorted(r["source"]["offset"] for r in read_avro_folder(tmp_path / "articles")) == [5, 9]
+    assert [r["source"]["offset"] for r in read_avro_folder(tmp_path / "dead_letters")] == [6]
+
+
+def test_confluent_wire_format_round_trip():
+    value = records.confluent_encode(records.ARTICLE, 100_001, article(3).record)
+    assert value[0] == 0 and int.from_bytes(value[1:5], "big") == 100_001
+    schema_id, decoded = records.confluent_decode(records.ARTICLE, value)
+    assert schema_id == 100_001 and decoded["article_id"] == "a3" and decoded["source"]["offset"] == 3
