@@ -24,6 +24,11 @@ _LOG = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
+#: A commit or offset look-up waits no longer than this: while a broker is away,
+#: reading must go on waiting for it (and saying so) rather than block in a request.
+COMMIT_TIMEOUT_MS = 3000
+
+
 class KafkaError(RuntimeError):
     """A broker problem a user can fix: the message names the address or topic."""
 
@@ -179,10 +184,48 @@ class PartitionConsumer:
             self._next = records[-1].offset + 1
         return records, reset
 
-    def commit(self, next_offset: int) -> None:
-        """Record ``next_offset`` as the group's position (no-op without a group)."""
-        if self._group_id:
-            self._consumer.commit({self._tp: OffsetAndMetadata(next_offset, "", -1)})
+    def restarted_log_start(
+        self, last_offset: int, last_key: bytes | None, last_timestamp: int
+    ) -> int | None:
+        """The log's new start if the record we read last is gone or changed, else None.
+
+        A broker that keeps nothing (the embedded one) comes back from a restart with
+        empty logs and serves nothing at our old position. Whether the log was reset
+        is decided by the record itself, not by the high watermark alone: the
+        embedded broker can report one that trails the real last offset.
+        """
+        try:
+            end = self._consumer.end_offsets([self._tp], timeout_ms=COMMIT_TIMEOUT_MS)[self._tp]
+            start = self._consumer.beginning_offsets([self._tp], timeout_ms=COMMIT_TIMEOUT_MS)[self._tp]
+        except kafka.errors.KafkaError:
+            return None  # cannot tell now: the broker is away; ask again later
+        self._consumer.seek(self._tp, last_offset)
+        self._next = None  # the next poll seeks back to where reading goes on
+        record = None
+        deadline = time.monotonic() + 2.0
+        while record is None and time.monotonic() < deadline:
+            for r in self._consumer.poll(timeout_ms=200, max_records=1).get(self._tp, ()):
+                record = r
+        if record is not None and record.offset == last_offset:
+            same = record.key == last_key and record.timestamp == last_timestamp
+            return None if same else start
+        return start if end < last_offset else None
+
+    def commit(self, next_offset: int, timeout_ms: int = COMMIT_TIMEOUT_MS) -> None:
+        """Record ``next_offset`` as the group's position (no-op without a group).
+
+        A failed commit is logged, not raised: the next bundle commits a later
+        offset, and a restart in between resumes from the output files.
+        """
+        if not self._group_id:
+            return
+        try:
+            self._consumer.commit({self._tp: OffsetAndMetadata(next_offset, "", -1)}, timeout_ms=timeout_ms)
+        except kafka.errors.KafkaError as e:
+            _LOG.warning(
+                "could not commit offset %d of %s[%d] for group %r at %s: %s",
+                next_offset, self._tp.topic, self._tp.partition, self._group_id, self._bootstrap_servers, e,
+            )  # fmt: skip
 
     def close(self) -> None:
         self._consumer.close()

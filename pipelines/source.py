@@ -36,6 +36,8 @@ _LOG = logging.getLogger(__name__)
 
 #: The end of an unbounded partition: an offset no topic will reach.
 MAX_OFFSET = sys.maxsize
+#: How often an idle partition asks whether the record it read last is still there.
+RESET_CHECK_EVERY = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +203,9 @@ class ReadPartitionFn(beam.DoFn):
         # Restriction positions are offsets plus a shift that grows when a broker's
         # log is reset under us, so claimed positions keep increasing.
         self._shifts: dict[KafkaPartition, int] = {}
+        # The last record read per partition, to notice when a broker's log is reset.
+        self._last_read: dict[KafkaPartition, tuple[int, bytes | None, int]] = {}
+        self._reset_checked_at: dict[KafkaPartition, float] = {}
         self._outages = _OutageLog()
         self._limits = _limits_for(self._run_id)
         self._records_read = beam.metrics.Metrics.counter("claimstream", "kafka_records")
@@ -244,22 +249,23 @@ class ReadPartitionFn(beam.DoFn):
         while not split_away and budget > 0 and time.monotonic() < deadline and not self._should_stop():
             records, reset = consumer.poll(offset, self._poll_timeout_ms, budget)
             if not records:
-                self._outages.check(element.bootstrap_servers)
-                break  # nothing waiting: give the other partitions their turn
+                if not self._outages.check(element.bootstrap_servers):
+                    break  # the broker is away: wait for it, polling
+                new_start = self._check_for_reset(element, consumer)
+                if new_start is None:
+                    break  # nothing waiting: give the other partitions their turn
+                shift = self._reset(element, offset, new_start)
+                offset = new_start
+                continue
             self._outages.recovered(element.bootstrap_servers)
             if reset:
-                shift += offset - records[0].offset
-                self._shifts[element] = shift
-                _LOG.error(
-                    "%s[%d]: the broker's log was reset (it now starts at offset %d, below our "
-                    "position %d): reading on from its new start",
-                    element.topic, element.partition, records[0].offset, offset,
-                )  # fmt: skip
+                shift = self._reset(element, offset, records[0].offset)
             for record in records:
                 if not tracker.try_claim(record.offset + shift):
                     split_away = True
                     break
                 offset = commit_offset = record.offset + 1
+                self._last_read[element] = (record.offset, record.key, record.timestamp)
                 budget -= 1
                 self._advance_watermark(watermark, record.timestamp)
                 yield beam.window.TimestampedValue(
@@ -280,6 +286,28 @@ class ReadPartitionFn(beam.DoFn):
             self._advance_watermark(watermark, int(time.time() * 1000) - 1000)
             tracker.defer_remainder()
 
+    def _check_for_reset(self, element: KafkaPartition, consumer: kafka.PartitionConsumer) -> int | None:
+        """While a partition is idle, now and then: was its log reset? Its new start if so."""
+        now = time.monotonic()
+        if element not in self._last_read:
+            return None
+        if now - self._reset_checked_at.get(element, 0.0) < RESET_CHECK_EVERY:
+            return None
+        self._reset_checked_at[element] = now
+        return consumer.restarted_log_start(*self._last_read[element])
+
+    def _reset(self, element: KafkaPartition, offset: int, new_start: int) -> int:
+        """Read on from ``new_start`` at a restriction position past everything claimed."""
+        shift = self._shifts.get(element, 0) + offset - new_start
+        self._shifts[element] = shift
+        self._last_read.pop(element, None)
+        _LOG.error(
+            "%s[%d]: the broker's log was reset (it now starts at offset %d, our position was %d): "
+            "reading on from its new start",
+            element.topic, element.partition, new_start, offset,
+        )  # fmt: skip
+        return shift
+
     @staticmethod
     def _advance_watermark(watermark, timestamp_ms: int) -> None:
         candidate = Timestamp.of(max(timestamp_ms, 0) / 1000.0)
@@ -299,22 +327,25 @@ class _OutageLog:
     the pipeline waits for the broker instead of exiting.
     """
 
-    CHECK_EVERY = 5.0
+    CHECK_EVERY = 2.0
 
     def __init__(self) -> None:
         self._down: set[str] = set()
         self._checked_at: dict[str, float] = {}
 
-    def check(self, bootstrap_servers: str) -> None:
+    def check(self, bootstrap_servers: str) -> bool:
+        """Whether the broker answers (checked at most every CHECK_EVERY seconds)."""
         now = time.monotonic()
-        if now - self._checked_at.get(bootstrap_servers, 0.0) < self.CHECK_EVERY:
-            return
-        self._checked_at[bootstrap_servers] = now
-        if kafka.reachable(bootstrap_servers):
-            self.recovered(bootstrap_servers)
-        elif bootstrap_servers not in self._down:
-            self._down.add(bootstrap_servers)
-            _LOG.error("cannot reach the Kafka broker at %s: waiting for it to come back", bootstrap_servers)
+        if now - self._checked_at.get(bootstrap_servers, 0.0) >= self.CHECK_EVERY:
+            self._checked_at[bootstrap_servers] = now
+            if kafka.reachable(bootstrap_servers):
+                self.recovered(bootstrap_servers)
+            elif bootstrap_servers not in self._down:
+                self._down.add(bootstrap_servers)
+                _LOG.error(
+                    "cannot reach the Kafka broker at %s: waiting for it to come back", bootstrap_servers
+                )
+        return bootstrap_servers not in self._down
 
     def recovered(self, bootstrap_servers: str) -> None:
         if bootstrap_servers in self._down:

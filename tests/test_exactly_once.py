@@ -1,0 +1,196 @@
+"""Nothing lost, nothing twice: kills, broker outages and signals, against the embedded broker.
+
+The pipeline runs as a separate process (`python -m pipelines.cli run ...`), the way
+a user runs it, so it can be killed for real.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from kafka import TopicPartition
+
+from pipelines import kafka, records
+from pipelines.broker import EmbeddedBroker, free_port
+from tests.conftest import ARTICLES, read_avro_folder
+
+CLAIMSTREAM = [sys.executable, "-m", "pipelines.cli"]
+
+
+def feed(count: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    """``count`` messages: the fixture articles with varied bodies, and some bad ones."""
+    rng = random.Random(seed)
+    bodies = [p.read_bytes() for p in sorted(ARTICLES.glob("*.txt"))]
+    messages = []
+    for i in range(count):
+        if i % 10 == 3:
+            messages.append((f"bad-{i}.bin".encode(), b"\x00\x01 broken"))
+        else:
+            extra = f"\n\nUpdate {i}: {rng.randint(2, 900)} people were counted on day {i}.".encode()
+            messages.append((f"{i:03d}_{i:016x}.txt".encode(), rng.choice(bodies) + extra))
+    return messages
+
+
+def start_run(bootstrap: str, topic: str, output: Path, *extra: str) -> subprocess.Popen:
+    command = [
+        *CLAIMSTREAM, "run", "--bootstrap-servers", bootstrap, "--topic", topic,
+        "--group-id", "exactly-once", "--output", str(output), "--file-max-seconds", "0.5", *extra,
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def written(output: Path) -> list[dict]:
+    return read_avro_folder(output / "articles") + read_avro_folder(output / "dead_letters")
+
+
+def wait_for(condition, timeout: float, process: subprocess.Popen | None = None, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(
+                f"the pipeline exited ({process.returncode}): {process.communicate()[1][-3000:]}"
+            )
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(broker, topic_name, tmp_path):
+    messages = feed(500)
+    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 2)
+    kafka.publish(broker.bootstrap_servers, topic_name, messages)
+    rng = random.Random(2026)
+    kills = []  # how many offsets were in the files at each kill
+    while len(kills) < 6:
+        before = len(written(tmp_path))
+        assert before < len(messages), f"the feed was done before six kills: {kills}"
+        # Small files and slices, so a run takes many bundles and a kill can land anywhere.
+        process = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--file-max-records", "20")
+        try:
+            if len(kills) % 2:
+                # At a random moment from the start: start-up, the first reads, anything.
+                time.sleep(rng.uniform(1.0, 5.0))
+            else:
+                # A random moment after this run wrote its first file: reads, NLP, writes
+                # and commits of later bundles.
+                wait_for(lambda b=before: len(written(tmp_path)) > b, 120, process, "a first file")
+                time.sleep(rng.uniform(0.0, 0.8))
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            kills.append(len(written(tmp_path)))
+        finally:
+            process.kill()
+    print(f"offsets in files at each SIGKILL: {kills} of {len(messages)}")
+
+    final = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "3")
+    out, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err[-3000:]
+
+    positions = Counter((r["source"]["partition"], r["source"]["offset"]) for r in written(tmp_path))
+    assert [p for p, n in positions.items() if n > 1] == [], "duplicated offsets"
+    per_partition = Counter(p for p, _ in positions)
+    assert sum(per_partition.values()) == len(messages), f"lost offsets: {per_partition}"
+    for partition, count in per_partition.items():
+        assert sorted(o for p, o in positions if p == partition) == list(range(count))
+    assert len(read_avro_folder(tmp_path / "dead_letters")) == 50
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stop_signal_finishes_the_bundle_commits_and_exits_zero(broker, topic_name, tmp_path, stop):
+    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
+    kafka.publish(broker.bootstrap_servers, topic_name, feed(40))
+    process = start_run(broker.bootstrap_servers, topic_name, tmp_path)
+    try:
+        wait_for(lambda: len(written(tmp_path)) >= 5, 120, process, "the first records")
+        process.send_signal(stop)
+        stopped_at = time.monotonic()
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err[-3000:]
+    assert time.monotonic() - stopped_at < 10
+    done = len(written(tmp_path))
+    consumer = kafka.new_consumer(broker.bootstrap_servers, "exactly-once")
+    try:
+        assert consumer.committed(TopicPartition(topic_name, 0)) == done
+    finally:
+        consumer.close()
+
+
+def test_broker_outage_and_reset_are_waited_out(tmp_path):
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    broker = EmbeddedBroker(port).start()
+    process = None
+    try:
+        kafka.ensure_topic(bootstrap, "news", 1)
+        kafka.publish(bootstrap, "news", feed(5, seed=1))
+        process = start_run(bootstrap, "news", tmp_path)
+        wait_for(lambda: len(written(tmp_path)) == 5, 120, process, "the first five records")
+
+        broker.stop()
+        time.sleep(8)  # longer than the reader's outage check
+        assert process.poll() is None, "the pipeline exited while the broker was away"
+
+        # The embedded broker keeps nothing: it comes back empty, offsets begin at 0 again.
+        broker = EmbeddedBroker(port).start()
+        kafka.ensure_topic(bootstrap, "news", 1)
+        fresh = [(f"after-{i}.txt".encode(), f"Title\n\nThe council spent {i} million on roads.".encode())
+                 for i in range(3)]  # fmt: skip
+        kafka.publish(bootstrap, "news", fresh)
+        keys = lambda: {r["source"]["key"] for r in written(tmp_path)}  # noqa: E731
+        wait_for(
+            lambda: {"after-0.txt", "after-1.txt", "after-2.txt"} <= keys(), 120, process, "the new records"
+        )
+
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err[-3000:]
+        assert f"cannot reach the Kafka broker at {bootstrap}" in err
+        assert "log was reset" in err
+        assert len(written(tmp_path)) == 8  # the old files were kept, not overwritten
+    finally:
+        if process is not None:
+            process.kill()
+        broker.stop()
+
+
+def test_output_topics_carry_confluent_framed_avro(broker, topic_name, tmp_path):
+    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 2)
+    messages = feed(12)
+    kafka.publish(broker.bootstrap_servers, topic_name, messages)
+    out_topic, dlq_topic = f"{topic_name}-out", f"{topic_name}-dlq"
+    for topic in (out_topic, dlq_topic):
+        kafka.ensure_topic(broker.bootstrap_servers, topic, 1)
+    process = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "2",
+                        "--output-topic", out_topic, "--dead-letter-topic", dlq_topic)  # fmt: skip
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+
+    published = {}
+    for topic, kind in ((out_topic, records.ARTICLE), (dlq_topic, records.DEAD_LETTER)):
+        consumer = kafka.new_consumer(broker.bootstrap_servers)
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        values = []
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline and len(values) < {records.ARTICLE: 11, records.DEAD_LETTER: 1}[kind]
+        ):
+            values += [r for batch in consumer.poll(timeout_ms=500).values() for r in batch]
+        consumer.close()
+        published[kind] = [(r.key, *records.confluent_decode(kind, r.value)) for r in values]
+
+    articles = published[records.ARTICLE]
+    assert len(articles) == 11 and len(published[records.DEAD_LETTER]) == 1  # feed(12): one bad message
+    assert all(key.decode() == record["article_id"] for key, _, record in articles)
+    assert {schema_id for _, schema_id, _ in articles} == {records.FIXED_SCHEMA_IDS[records.ARTICLE]}
+    files = {r["article_id"] for r in read_avro_folder(tmp_path / "articles")}
+    assert {record["article_id"] for _, _, record in articles} == files
