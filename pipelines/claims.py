@@ -42,12 +42,18 @@ _ANONYMOUS_HEADS = frozenset(
     experts observer observers witness witnesses resident residents officer officers""".split()
 )
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
-#: Head nouns that name an institution even without a recognized name.
+#: Nouns that make a speaker an institution even without a recognized name.
 _INSTITUTIONS = frozenset(
     """government ministry department agency council committee commission company firm
     court police army military union board bank authority report study survey newspaper
     paper channel network office administration parliament congress senate party group
-    cables documents statement""".split()
+    cables documents statement regulator insurer watchdog university institute hospital
+    review inquiry investigation audit airline""".split()
+)
+_TITLES = frozenset(
+    """mr mrs ms dr prof professor sir dame lord lady councillor mayor minister secretary
+    president senator sen rep governor gov judge chairman chairwoman chief executive
+    director general gen colonel col captain capt""".split()
 )
 _QUOTES_OPEN = '"\u201c\u201e\u00ab'
 _QUOTES_CLOSE = '"\u201d\u00bb'
@@ -145,16 +151,22 @@ def _attribute(span: Span, doc: Doc) -> Attribution:
     for token in span:
         if token.lower_ not in CUE_VERBS or token.pos_ not in ("VERB", "AUX"):
             continue
-        # Only an active subject speaks: in "they were accused" the subject is the target.
-        subject = next((c for c in token.children if c.dep_ == "nsubj"), None)
-        if subject is None:
-            continue
-        if subject.tag_ in ("WP", "WDT") and token.dep_ == "relcl":
-            subject = token.head  # "sources who described ..." -> "sources"
-        if subject.lower_ in _GROUP_PRONOUNS:
+        subject = _speaking_subject(token)
+        if subject is None or subject.lower_ in _GROUP_PRONOUNS:
             continue
         return _describe(_subject_span(subject), token.text, doc)
     return Attribution()
+
+
+def _speaking_subject(verb: Token) -> Token | None:
+    """The active subject of a reporting verb: in "they were accused" the subject is the target."""
+    subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+    if subject is None and verb.dep_ == "conj":
+        # "Consumer groups welcomed the news but warned ...": the first verb's subject.
+        subject = next((c for c in verb.head.children if c.dep_ == "nsubj"), None)
+    if subject is not None and subject.tag_ in ("WP", "WDT") and verb.dep_ == "relcl":
+        subject = verb.head  # "sources who described ..." -> "sources"
+    return subject
 
 
 def _according_to(span: Span) -> Span | None:
@@ -183,25 +195,47 @@ def _subject_span(head: Token) -> Span:
 
 
 def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
-    text = phrase.text.strip(" ,")
+    """Who the subject phrase names, and what kind of speaker that is."""
     root = phrase.root
     if root.lower_ in _PRONOUNS and len(phrase) == 1:
         named = _last_person_before(doc, phrase.start)
         if named is not None:
             return Attribution(named, "PERSON", cue)
-        return Attribution(text, "ANONYMOUS", cue)  # unresolved pronoun
-    labels = [e.label_ for e in phrase.ents]
-    if "PERSON" in labels:
+        return Attribution(phrase.text, "ANONYMOUS", cue)  # unresolved pronoun
+    named = _appositive_person(root)
+    if named is not None:
+        return Attribution(named, "PERSON", cue)  # "Its spokesman, Jan Weber, said"
+    text = phrase.text.strip(" ,")
+    people = [e for e in phrase.ents if e.label_ == "PERSON" and not _names_a_thing(e)]
+    labels = {e.label_ for e in phrase.ents}
+    words = {t.lower_ for t in phrase}
+    if people:
         kind = "PERSON"
     elif root.lower_ in _ANONYMOUS_HEADS:
         kind = "ANONYMOUS"
-    elif set(labels) & _ORG_LABELS or root.ent_type_ in _ORG_LABELS or root.lower_ in _INSTITUTIONS:
-        kind = "ORGANIZATION"
+    elif labels & _ORG_LABELS or "PERSON" in labels or words & _INSTITUTIONS or root.ent_type_ in _ORG_LABELS:
+        kind = "ORGANIZATION"  # a "PERSON" after "the" is a name of a thing: "The Daily Record"
     elif root.pos_ == "PROPN":
-        kind = "PERSON"
+        # An unrecognized name. People take no article: "The Daily Record" is a thing.
+        kind = "ORGANIZATION" if phrase[0].lower_ == "the" else "PERSON"
     else:
         kind = "ANONYMOUS"  # an unnamed speaker: "shop owners", "its owner"
     return Attribution(text, kind, cue)
+
+
+def _names_a_thing(entity: Span) -> bool:
+    """A "PERSON" the model found that is an institution: "the Daily Record", "the regulator Ofgem"."""
+    first = entity[0]
+    before = first.nbor(-1).lower_ if first.i > 0 else ""
+    return first.lower_ == "the" or before == "the" or before in _INSTITUTIONS
+
+
+def _appositive_person(head: Token) -> str | None:
+    for child in head.children:
+        if child.dep_ == "appos" and child.ent_type_ == "PERSON":
+            entity = next(e for e in head.doc.ents if e.start <= child.i < e.end)
+            return _without_title(entity)
+    return None
 
 
 def _last_person_before(doc: Doc, token_index: int) -> str | None:
@@ -209,9 +243,17 @@ def _last_person_before(doc: Doc, token_index: int) -> str | None:
     for ent in doc.ents:
         if ent.start >= token_index:
             break
-        if ent.label_ == "PERSON":
-            person = ent.text
+        if ent.label_ == "PERSON" and not _names_a_thing(ent):
+            person = _without_title(ent)
     return person
+
+
+def _without_title(entity: Span) -> str:
+    """ "Councillor Mark Evans" -> "Mark Evans": what "he" or an appositive stands for."""
+    tokens = list(entity)
+    while len(tokens) > 2 and tokens[0].lower_.rstrip(".") in _TITLES:
+        tokens = tokens[1:]
+    return entity.doc[tokens[0].i : tokens[-1].i + 1].text
 
 
 # --- Quotations -----------------------------------------------------------------------
@@ -227,14 +269,28 @@ def _quotation_flags(sentences: Sequence[dict]) -> list[bool]:
             paragraph, open_quote = s["paragraph"], False
         text = s["text"]
         inside = open_quote
-        for char in text:
-            if char in _QUOTES_OPEN and (char != '"' or not open_quote):
+        for i, char in enumerate(text):
+            if char == '"':
+                opening = _opens(text, i) if not open_quote else False
+                open_quote, inside = (True, True) if opening else (False, inside)
+            elif char in _QUOTES_OPEN:
                 open_quote, inside = True, True
             elif char in _QUOTES_CLOSE:
                 open_quote = False
         flags.append(inside or _is_quote_sentence(text))
         # An unclosed quote at a sentence end carries over (and over a line break).
     return flags
+
+
+def _opens(text: str, i: int) -> bool:
+    """A straight quote opens when nothing word-like is right before it.
+
+    '"We held prices," he said' opens at 0; 'the whole problem," the official said'
+    closes (a comma before it), even at the start of a paragraph.
+    """
+    before = text[i - 1] if i > 0 else " "
+    after = text[i + 1] if i + 1 < len(text) else " "
+    return (before.isspace() or before in "([\u2014\u2013-:") and not after.isspace()
 
 
 def _is_quote_sentence(text: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from pipelines import nlp
+from pipelines import evaluation, nlp
 from pipelines.parse import parse_article
 from pipelines.source import Message
 from tests.conftest import LINE_PER_SENTENCE, REPEATED_HEADLINE, message_from
@@ -105,3 +107,20 @@ def test_claim_ids_and_offsets(spacy_nlp):
     for claim in record["claims"]:
         assert claim["claim_id"] == f"c0ffee0ddba11a55:{claim['sentence']}"
         assert article.text[claim["start"] : claim["end"]] == claim["text"]
+
+
+ATTRIBUTION = Path(__file__).parent / "fixtures" / "attribution"
+
+
+@pytest.mark.parametrize(
+    ("name", "with_type", "floor"),
+    [
+        ("gold.jsonl", True, 0.95),  # the set the rules were developed on
+        ("heldout.jsonl", False, 0.90),  # written afterwards, never tuned on
+        ("heldout.jsonl", True, 0.70),
+    ],
+)
+def test_attribution_precision_and_recall_floors(spacy_nlp, name, with_type, floor):
+    scores = evaluation.attribution_scores(ATTRIBUTION / name, spacy_nlp, with_type=with_type)
+    assert scores.gold >= 35
+    assert scores.precision >= floor and scores.recall >= floor, "\n".join(scores.errors)
