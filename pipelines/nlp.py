@@ -18,7 +18,8 @@ from apache_beam.utils.windowed_value import WindowedValue
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from pipelines import claims, records
+from pipelines import checkworthiness, claims, records
+from pipelines.checkworthiness import CheckWorthinessModel
 from pipelines.parse import Article
 
 _LOG = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def entities_of(doc: Doc, sentences: Sequence[dict]) -> list[dict]:
     return result
 
 
-def annotate(article: Article, doc: Doc, model: str) -> dict:
+def annotate(article: Article, doc: Doc, model: str, scorer: CheckWorthinessModel | None = None) -> dict:
     """The ``EnrichedArticle`` record of one parsed article and its spaCy doc."""
     sentences = sentences_of(doc, article.paragraphs)
     return records.article_record(
@@ -132,7 +133,7 @@ def annotate(article: Article, doc: Doc, model: str) -> dict:
         encoding=article.encoding,
         sentences=sentences,
         entities=entities_of(doc, sentences),
-        claims=claims.find_claims(doc, sentences, article.article_id),
+        claims=claims.find_claims(doc, sentences, article.article_id, scorer),
         model=model,
     )
 
@@ -153,6 +154,7 @@ class AnnotateArticlesFn(beam.DoFn):
     def setup(self) -> None:
         self._nlp = load_model(self._model)
         self._model_name = model_name(self._nlp)
+        self._scorer = checkworthiness.load_model()
         self._entities = beam.metrics.Metrics.counter("claimstream", "entities")
         self._claims = beam.metrics.Metrics.counter("claimstream", "claims")
 
@@ -191,7 +193,7 @@ class AnnotateArticlesFn(beam.DoFn):
         try:
             if doc is None:
                 doc = self._nlp(article.text)
-            record = annotate(article, doc, self._model_name)
+            record = annotate(article, doc, self._model_name, self._scorer)
         except Exception as e:  # noqa: BLE001 - bad input must never stop the stream
             error = f"{type(e).__name__}: {e}"
             return records.Output(

@@ -1,0 +1,1 @@
+"""Trained model files shipped with the package (see pipelines/train.py)."""
