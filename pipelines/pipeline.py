@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import threading
 import time
@@ -92,7 +93,17 @@ class ClaimstreamOptions(PipelineOptions):
             default=DEFAULT_MODEL,
             help="installed spaCy pipeline package",
         )
-        parser.add_argument("--nlp-batch-size", dest="nlp_batch_size", type=int, default=32)
+        parser.add_argument(
+            "--nlp-batch-size",
+            dest="nlp_batch_size",
+            type=int,
+            default=8,
+            help="articles per nlp.pipe call (one task of an NLP worker process)",
+        )
+        parser.add_argument(
+            "--nlp-processes", dest="nlp_processes", type=int, default=0,
+            help="NLP worker processes; 0 = one per core on the local runner, 1 elsewhere",
+        )  # fmt: skip
         parser.add_argument(
             "--max-message-bytes",
             dest="max_message_bytes",
@@ -147,6 +158,8 @@ def validate(options: ClaimstreamOptions) -> None:
         raise OptionsError("--schema-registry-url needs --output-topic or --dead-letter-topic")
     positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
                 "file_max_records", "file_max_seconds")  # fmt: skip
+    if options.nlp_processes < 0:
+        raise OptionsError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
     for name in positive:
         value = getattr(options, name)
         if value is not None and value <= 0:
@@ -197,9 +210,9 @@ class ParseArticles(beam.PTransform):
 class ExtractEntitiesAndClaims(beam.PTransform):
     """Articles -> ``EnrichedArticle`` outputs; dead letters pass through."""
 
-    def __init__(self, model: str, batch_size: int) -> None:
+    def __init__(self, model: str, batch_size: int, processes: int = 1) -> None:
         super().__init__()
-        self._fn = AnnotateArticlesFn(model, batch_size)
+        self._fn = AnnotateArticlesFn(model, batch_size, processes)
 
     def expand(self, articles):
         return articles | beam.ParDo(self._fn)
@@ -210,7 +223,7 @@ def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str) -> 
     messages = pipeline | "ReadMessages" >> ReadMessages(options, run_id)
     articles = messages | "ParseArticles" >> ParseArticles(options.max_message_bytes)
     outputs = articles | "ExtractEntitiesAndClaims" >> ExtractEntitiesAndClaims(
-        options.spacy_model, options.nlp_batch_size
+        options.spacy_model, options.nlp_batch_size, options.nlp_processes
     )
     outputs | "WriteFiles" >> sinks.WriteOutputs(options.output, options.file_max_records)
     if options.output_topic or options.dead_letter_topic:
@@ -266,6 +279,10 @@ def pipeline_options(argv: Sequence[str] | None) -> ClaimstreamOptions:
         options.view_as(DirectOptions).direct_num_workers = 1
     claimstream = options.view_as(ClaimstreamOptions)
     validate(claimstream)
+    if claimstream.nlp_processes == 0:
+        # Locally, use every core; a distributed runner already runs one worker per core.
+        local = standard.runner == LOCAL_RUNNER
+        claimstream.nlp_processes = (os.cpu_count() or 1) if local else 1
     if claimstream.topic and standard.runner != LOCAL_RUNNER:
         standard.streaming = True
     return claimstream

@@ -7,6 +7,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import nlp, records
+from pipelines.nlp import AnnotateArticlesFn
 from pipelines.parse import parse_article
 from pipelines.pipeline import ExtractEntitiesAndClaims
 from pipelines.source import Message
@@ -70,3 +71,23 @@ def test_extract_composite_outputs_records_and_passes_dead_letters_on():
             | beam.Map(lambda o: (o.kind, o.record.get("article_id"), len(o.record.get("sentences", [])))),
             equal_to([("enriched_article", "c0ffee0ddba11a55", 6), ("dead_letter", None, 0)]),
         )
+
+
+def test_worker_processes_give_the_same_records_as_one_process():
+    articles = [parse_article(message_from(path)) for path in (REPEATED_HEADLINE, LINE_PER_SENTENCE)] * 3
+
+    def claims_by(processes: int) -> list:
+        seen = []
+        fn = AnnotateArticlesFn(nlp.DEFAULT_MODEL, batch_size=2, processes=processes)
+        fn.setup()
+        try:
+            fn.start_bundle()
+            outputs = [o for a in articles for o in fn.process(a, 0, None)] + list(fn.finish_bundle())
+        finally:
+            fn.teardown()
+        for wv in outputs:
+            record = wv.value.record
+            seen.append((record["article_id"], record["sentences"], record["entities"], record["claims"]))
+        return sorted(seen, key=repr)
+
+    assert claims_by(2) == claims_by(1)
