@@ -13,6 +13,10 @@ import concurrent.futures
 import dataclasses
 import logging
 import multiprocessing
+import os
+import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -185,12 +189,31 @@ def article_record(article: Article, annotations: Annotations, model: str) -> di
 # functions run in the calling process.
 
 _worker: dict = {}
+_pools: weakref.WeakSet = weakref.WeakSet()  # every pool this process started
 
 
-def init_worker(model: str) -> None:
-    """Load the spaCy model and the check-worthiness model once in this process."""
+def init_worker(model: str, parent: int | None = None) -> None:
+    """Load the spaCy model and the check-worthiness model once in this process.
+
+    A worker process exits by itself when ``parent`` goes away, even if it was
+    killed and could not shut its pool down.
+    """
     _worker["nlp"] = load_model(model)
     _worker["scorer"] = checkworthiness.load_model()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def shutdown_worker_pools() -> None:
+    """Stop the NLP worker processes this process started (the end of a local run)."""
+    for pool in list(_pools):
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def annotate_chunk(items: list[tuple[str, tuple, str]]) -> list[Annotations | str]:
@@ -243,13 +266,17 @@ class AnnotateArticlesFn(beam.DoFn):
         self._claims = beam.metrics.Metrics.counter("claimstream", "claims")
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        # spawn, not fork: the parent runs threads (Beam, kafka-python) a fork could deadlock on.
-        return concurrent.futures.ProcessPoolExecutor(
+        # spawn, not fork: the parent runs threads (Beam, kafka-python) a fork could
+        # deadlock on. Like any spawned pool, it needs the calling script to guard its
+        # top-level code with `if __name__ == "__main__":`.
+        pool = concurrent.futures.ProcessPoolExecutor(
             self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self._model,),
+            initargs=(self._model, os.getpid()),
         )
+        _pools.add(pool)
+        return pool
 
     def start_bundle(self) -> None:
         self._filling = _Chunk([])

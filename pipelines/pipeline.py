@@ -34,7 +34,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from pipelines import sinks, source
+from pipelines import nlp, sinks, source
 from pipelines.nlp import DEFAULT_MODEL, AnnotateArticlesFn
 from pipelines.parse import DEFAULT_MAX_BYTES, ParseArticlesFn
 from pipelines.sinks import ARTICLES_DIR, DEAD_LETTERS_DIR
@@ -297,8 +297,12 @@ def run(argv: Sequence[str] | None = None) -> RunSummary:
     with _stop_on_signals():
         pipeline = beam.Pipeline(options=options)
         build(pipeline, options, run_id)
-        result = pipeline.run()
-        result.wait_until_finish()
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+        finally:
+            # The local runner does not always tear DoFns down: stop their workers here.
+            nlp.shutdown_worker_pools()
     return _summary(result, options.output, started)
 
 

@@ -176,10 +176,11 @@ class PartitionRestrictionProvider(RestrictionProvider):
 class ReadPartitionFn(beam.DoFn):
     """Reads one Kafka partition, a time slice per call, as :class:`Message`s.
 
-    Each call polls until ``slice_seconds`` have passed, ``slice_records`` were
-    read or a poll came back empty, then checkpoints. The offsets it claimed are committed to the group in
-    the bundle finalizer, that is only after the runner has durably finished the
-    bundle (for the fused chain: after its output files were written).
+    Each call polls until the bundle's ``slice_seconds`` have passed,
+    ``slice_records`` were read or a poll came back empty, then checkpoints. The
+    offsets it claimed are committed to the group in the bundle finalizer, that is
+    only after the runner has durably finished the bundle (for the fused chain:
+    after its output files were written).
     """
 
     def __init__(
@@ -210,6 +211,11 @@ class ReadPartitionFn(beam.DoFn):
         self._limits = _limits_for(self._run_id)
         self._records_read = beam.metrics.Metrics.counter("claimstream", "kafka_records")
 
+    def start_bundle(self) -> None:
+        # One deadline for the whole bundle, shared by its partitions: records wait
+        # for their file at most about slice_seconds, however many partitions there are.
+        self._deadline = time.monotonic() + self._slice_seconds
+
     def _consumer(self, element: KafkaPartition) -> kafka.PartitionConsumer:
         if element not in self._consumers:
             self._consumers[element] = kafka.PartitionConsumer(
@@ -238,7 +244,6 @@ class ReadPartitionFn(beam.DoFn):
         consumer = self._consumer(element)
         shift = self._shifts.get(element, 0)
         offset = tracker.current_restriction().start - shift  # the next offset to read
-        deadline = time.monotonic() + self._slice_seconds
         budget = self._slice_records
         if self._max_records is not None:
             with self._limits.lock:
@@ -246,7 +251,11 @@ class ReadPartitionFn(beam.DoFn):
         commit_offset = None  # the next offset to read, once anything was claimed
         split_away = False  # the runner took the rest of the range: stop claiming
 
-        while not split_away and budget > 0 and time.monotonic() < deadline and not self._should_stop():
+        polled = False  # every partition polls at least once per bundle
+        while not split_away and budget > 0 and not self._should_stop():
+            if polled and time.monotonic() >= self._deadline:
+                break
+            polled = True
             records, reset = consumer.poll(offset, self._poll_timeout_ms, budget)
             if not records:
                 if not self._outages.check(element.bootstrap_servers):

@@ -1,0 +1,395 @@
+"""Throughput, latency and memory of the pipeline against raw spaCy and a naive consumer.
+
+    .venv/bin/python benchmarks/throughput.py [--articles PATH] [--limit N] [--soak N]
+
+On the same articles (the BBC samples in ../shared/samples/bbc when present, else
+the bundled samples repeated), it measures and prints:
+
+1. raw spaCy: nlp.pipe over the article bodies with the pipeline's model and
+   components, in one process and with n_process = cores;
+2. a naive consumer, as a user would write it: a kafka-python consumer loop,
+   nlp(text) per message, a fastavro record appended per message;
+3. the pipeline: articles published to the embedded broker, `claimstream run
+   --until-idle`, from the process start to the last Avro file written, with the
+   peak resident memory of its whole process tree (workers included);
+4. end-to-end latency (Kafka record timestamp -> its Avro file in place) in a
+   streaming run fed at half of the rate measured in 3;
+5. with --soak N: resident memory over a run of N articles (warm-up vs end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import fastavro
+
+from pipelines import kafka, nlp
+from pipelines.broker import EmbeddedBroker
+from pipelines.parse import parse_article
+from pipelines.source import Message
+
+ROOT = Path(__file__).resolve().parent.parent
+BBC = ROOT.parent / "shared" / "samples" / "bbc"
+CORES = os.cpu_count() or 1
+CLAIMSTREAM = [sys.executable, "-m", "pipelines.cli"]
+
+
+def load_articles(path: Path | None, limit: int) -> list[tuple[str, bytes]]:
+    if path is None:
+        path = BBC if BBC.is_dir() else ROOT / "pipelines" / "samples"
+    files = sorted(p for p in path.rglob("*.txt") if p.name.lower() != "readme.txt")
+    articles = [(p.name, p.read_bytes()) for p in files]
+    while len(articles) < limit:  # a small folder is repeated, under new names
+        articles += [(f"{len(articles)}-{name}", body) for name, body in articles[: limit - len(articles)]]
+    return articles[:limit]
+
+
+def bodies(articles) -> list[str]:
+    return [parse_article(Message(payload=body, key=name)).text for name, body in articles]
+
+
+def rate(label: str, count: int, words: int, seconds: float) -> dict:
+    result = {
+        "what": label,
+        "articles": count,
+        "seconds": round(seconds, 2),
+        "articles_per_s": round(count / seconds, 2),
+        "words_per_s": round(words / seconds),
+    }
+    print(
+        f"  {label:42} {result['articles_per_s']:8.2f} articles/s {result['words_per_s']:9,} words/s"
+        f"  ({count} in {seconds:.1f} s)",
+        flush=True,
+    )
+    return result
+
+
+# --- 1. raw spaCy -------------------------------------------------------------------
+
+
+def raw_spacy(texts: list[str], words: int) -> list[dict]:
+    model = nlp.load_model()
+    list(model.pipe(texts[:20]))  # warm up
+    results = []
+    started = time.perf_counter()
+    for _ in model.pipe(texts, batch_size=8):
+        pass
+    results.append(rate("raw spaCy, 1 process", len(texts), words, time.perf_counter() - started))
+    if CORES > 1:
+        started = time.perf_counter()
+        for _ in model.pipe(texts, batch_size=8, n_process=CORES):
+            pass
+        results.append(
+            rate(f"raw spaCy, n_process={CORES}", len(texts), words, time.perf_counter() - started)
+        )
+    return results
+
+
+# --- 2. a naive consumer --------------------------------------------------------------
+
+NAIVE_SCHEMA = fastavro.parse_schema(
+    {
+        "type": "record",
+        "name": "NaiveArticle",
+        "fields": [
+            {"name": "key", "type": ["null", "string"]},
+            {"name": "text", "type": "string"},
+            {
+                "name": "entities",
+                "type": {
+                    "type": "array",
+                    "items": {
+                        "type": "record",
+                        "name": "E",
+                        "fields": [{"name": "text", "type": "string"}, {"name": "label", "type": "string"}],
+                    },
+                },
+            },
+        ],
+    }
+)
+
+
+def naive_consumer(bootstrap: str, topic: str, count: int, words: int, folder: Path) -> dict:
+    """What a user writes first: poll, nlp(text) per message, append a record per message."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    model = nlp.load_model()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(partitions)  # not subscribe(): the embedded broker's group join is slow
+    consumer.seek_to_beginning()
+    seen = 0
+    started = None
+    with open(folder / "naive.avro", "a+b") as out:
+        writer = fastavro.write.Writer(out, NAIVE_SCHEMA)
+        while seen < count:
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    started = started or time.perf_counter()
+                    text = record.value.decode("utf-8", "replace")
+                    doc = model(text)
+                    writer.write(
+                        {
+                            "key": record.key.decode() if record.key else None,
+                            "text": text,
+                            "entities": [{"text": e.text, "label": e.label_} for e in doc.ents],
+                        }
+                    )
+                    seen += 1
+        writer.flush()
+    consumer.close()
+    return rate("naive consumer (nlp per message)", count, words, time.perf_counter() - started)
+
+
+# --- 3. the pipeline --------------------------------------------------------------------
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in KB."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        stack += children.get(current, [])
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+        except (OSError, AttributeError):
+            pass
+    return total
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every, self.samples, self.stopped = pid, every, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.samples.append((time.monotonic(), tree_rss_kb(self.pid)))
+            time.sleep(self.every)
+
+
+def written(folder: Path) -> list[tuple[dict, float]]:
+    """(record, mtime of its file) for every article and dead letter written."""
+    result = []
+    for sub in ("articles", "dead_letters"):
+        for file in sorted((folder / sub).glob("*.avro")) if (folder / sub).is_dir() else []:
+            mtime = file.stat().st_mtime
+            with file.open("rb") as f:
+                result += [(r, mtime) for r in fastavro.reader(f)]
+    return result
+
+
+def pipeline_run(bootstrap: str, topic: str, count: int, words: int, folder: Path) -> tuple[dict, int]:
+    started_wall = time.time()
+    process = subprocess.Popen(
+        [
+            *CLAIMSTREAM,
+            "run",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            topic,
+            "--group-id",
+            "bench",
+            "--until-idle",
+            "3",
+            "--output",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sampler = MemorySampler(process.pid)
+    sampler.start()
+    out, err = process.communicate()
+    sampler.stopped.set()
+    if process.returncode:
+        sys.exit(f"the pipeline failed: {err[-2000:]}")
+    outputs = written(folder)
+    assert len(outputs) == count, f"{len(outputs)} records written, {count} expected"
+    last = max(mtime for _, mtime in outputs)
+    result = rate("the pipeline (claimstream run)", count, words, last - started_wall)
+    peak = max(kb for _, kb in sampler.samples)
+    print(f"  {'':42} peak resident memory {peak / 1024:.0f} MB (process tree)")
+    return result, peak
+
+
+# --- 4. latency ---------------------------------------------------------------------------
+
+
+def latency(bootstrap: str, articles, per_second: float, seconds: float, folder: Path) -> dict:
+    topic = "latency"
+    kafka.ensure_topic(bootstrap, topic, 2)
+    process = subprocess.Popen(
+        [
+            *CLAIMSTREAM,
+            "run",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            topic,
+            "--group-id",
+            "latency",
+            "--output",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)  # start-up: model loads; not part of a record's latency
+    producer = kafka.new_producer(bootstrap)
+    sent = 0
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        name, body = articles[sent % len(articles)]
+        producer.send(topic, key=f"{sent}-{name}".encode(), value=body)
+        sent += 1
+        time.sleep(max(0.0, started + sent / per_second - time.monotonic()))
+    producer.flush()
+    producer.close()
+    deadline = time.monotonic() + 60
+    while len(written(folder)) < sent and time.monotonic() < deadline:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    delays = sorted(mtime - r["source"]["timestamp_ms"] / 1000 for r, mtime in written(folder))
+    p50 = statistics.median(delays)
+    p95 = delays[int(0.95 * (len(delays) - 1))]
+    print(
+        f"  {sent} articles at {per_second:.1f}/s for {seconds:.0f} s: latency p50 {p50:.2f} s, "
+        f"p95 {p95:.2f} s, max {delays[-1]:.2f} s ({len(delays)} written)"
+    )
+    return {
+        "rate_per_s": round(per_second, 2),
+        "sent": sent,
+        "written": len(delays),
+        "p50_s": round(p50, 3),
+        "p95_s": round(p95, 3),
+        "max_s": round(delays[-1], 3),
+    }
+
+
+def soak(bootstrap: str, articles, count: int, folder: Path) -> dict:
+    topic = "soak"
+    kafka.ensure_topic(bootstrap, topic, 2)
+    batch = [
+        (f"{i}-{articles[i % len(articles)][0]}".encode(), articles[i % len(articles)][1])
+        for i in range(count)
+    ]
+    kafka.publish(bootstrap, topic, batch)
+    process = subprocess.Popen(
+        [
+            *CLAIMSTREAM,
+            "run",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            topic,
+            "--group-id",
+            "soak",
+            "--until-idle",
+            "5",
+            "--output",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sampler = MemorySampler(process.pid, every=1.0)
+    sampler.start()
+    process.communicate()
+    sampler.stopped.set()
+    kb = [k for _, k in sampler.samples]
+    tenth = len(kb) // 10
+    warm = max(kb[tenth : 2 * tenth + 1])
+    end = max(kb[-2 * tenth - 1 : -tenth or None])
+    print(
+        f"  {count} articles: resident memory after warm-up {warm / 1024:.0f} MB, "
+        f"near the end {end / 1024:.0f} MB, peak {max(kb) / 1024:.0f} MB"
+    )
+    return {
+        "articles": count,
+        "warm_mb": round(warm / 1024),
+        "end_mb": round(end / 1024),
+        "peak_mb": round(max(kb) / 1024),
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--articles", type=Path, help="a folder of *.txt articles (default: the BBC samples)")
+    parser.add_argument("--limit", type=int, default=1800)
+    parser.add_argument("--latency-seconds", type=float, default=40)
+    parser.add_argument("--soak", type=int, default=0, help="also run N articles and watch memory")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    articles = load_articles(args.articles, args.limit)
+    texts = bodies(articles)
+    words = sum(len(t.split()) for t in texts)
+    print(f"{len(articles)} articles, {words:,} words; {CORES} cores; Python {sys.version.split()[0]}")
+    report: dict = {"articles": len(articles), "words": words, "cores": CORES}
+    print("1. raw spaCy")
+    report["raw_spacy"] = raw_spacy(texts, words)
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        kafka.ensure_topic(broker.bootstrap_servers, "bench", 2)
+        kafka.publish(broker.bootstrap_servers, "bench", [(n.encode(), b) for n, b in articles])
+        print("2. naive consumer")
+        report["naive"] = naive_consumer(broker.bootstrap_servers, "bench", len(articles), words, Path(tmp))
+        print("3. pipeline")
+        report["pipeline"], peak = pipeline_run(
+            broker.bootstrap_servers, "bench", len(articles), words, Path(tmp) / "run"
+        )
+        report["pipeline"]["peak_rss_mb"] = round(peak / 1024)
+        best_raw = max(r["articles_per_s"] for r in report["raw_spacy"])
+        ratio_raw = report["pipeline"]["articles_per_s"] / best_raw
+        ratio_naive = report["pipeline"]["articles_per_s"] / report["naive"]["articles_per_s"]
+        print(f"   pipeline / best raw spaCy: {ratio_raw:.2f}   pipeline / naive consumer: {ratio_naive:.2f}")
+        report["pipeline_vs_best_raw"], report["pipeline_vs_naive"] = (
+            round(ratio_raw, 3),
+            round(ratio_naive, 3),
+        )
+        print("4. latency at half the pipeline's rate")
+        report["latency"] = latency(
+            broker.bootstrap_servers,
+            articles,
+            report["pipeline"]["articles_per_s"] / 2,
+            args.latency_seconds,
+            Path(tmp) / "latency",
+        )
+        if args.soak:
+            print("5. memory over a long run")
+            report["soak"] = soak(broker.bootstrap_servers, articles, args.soak, Path(tmp) / "soak")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
