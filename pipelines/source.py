@@ -25,12 +25,13 @@ from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Timestamp
 
-from pipelines import kafka
+from pipelines import kafka, progress
 
 _LOG = logging.getLogger(__name__)
 
@@ -283,6 +284,7 @@ class ReadPartitionFn(beam.DoFn):
                 )
             self._limits.saw_records(len(records))
             self._records_read.inc(len(records))
+            progress.counters.read_up_to(element.topic, element.partition, offset)
 
         if commit_offset is not None:
             bundle_finalizer.register(functools.partial(consumer.commit, commit_offset))
@@ -461,17 +463,22 @@ class ReadFileFn(beam.DoFn):
 
 
 class ReadArticleFiles(beam.PTransform):
-    """Reads every file that matches a glob as one :class:`Message` each."""
+    """Reads every file that matches a glob as one :class:`Message` each.
+
+    The glob is expanded when the pipeline is built, and the files enter it as a
+    list: a distributed runner (Dask, Dataflow) splits that list over its workers,
+    where a single glob element would leave every file to one worker.
+    """
 
     def __init__(self, pattern: str, max_bytes: int) -> None:
         super().__init__()
-        self._pattern = pattern
+        self._files = FileSystems.match([pattern])[0].metadata_list
         self._max_bytes = max_bytes
 
     def expand(self, pbegin):
         return (
             pbegin
-            | "Match" >> fileio.MatchFiles(self._pattern)
+            | "ListFiles" >> beam.Create(self._files)
             | "Open" >> fileio.ReadMatches()
             | "Read" >> beam.ParDo(ReadFileFn(self._max_bytes))
         )

