@@ -123,9 +123,10 @@ NAIVE_SCHEMA = fastavro.parse_schema(
 
 def naive_consumer(bootstrap: str, topic: str, count: int, words: int, folder: Path) -> dict:
     """What a user writes first: poll, nlp(text) per message, append a record per message."""
+    import spacy
     from kafka import KafkaConsumer, TopicPartition
 
-    model = nlp.load_model()
+    model = spacy.load(nlp.DEFAULT_MODEL)  # as a user loads it: every default component on
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
     consumer.assign(partitions)  # not subscribe(): the embedded broker's group join is slow
@@ -348,7 +349,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-seconds", type=float, default=40)
     parser.add_argument("--soak", type=int, default=0, help="also run N articles and watch memory")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--only", choices=("latency", "soak"), help="run just this part")
+    parser.add_argument("--rate", type=float, help="articles/s for --only latency")
     args = parser.parse_args(argv)
+    if args.only:
+        articles = load_articles(args.articles, args.limit)
+        with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+            if args.only == "latency":
+                if not args.rate:
+                    parser.error("--only latency needs --rate (half the pipeline's articles/s)")
+                print(f"latency at {args.rate} articles/s")
+                latency(broker.bootstrap_servers, articles, args.rate, args.latency_seconds, Path(tmp) / "l")
+            else:
+                print(f"memory over {args.soak or 10_000} articles")
+                soak(broker.bootstrap_servers, articles, args.soak or 10_000, Path(tmp) / "s")
+        return 0
 
     articles = load_articles(args.articles, args.limit)
     texts = bodies(articles)

@@ -260,6 +260,10 @@ class AnnotateArticlesFn(beam.DoFn):
         self._pool = None
         if self._processes > 1:
             self._pool = self._new_pool()
+            # Start every worker (and load its models) now, not when the first articles
+            # arrive: they would wait for it.
+            for warm_up in [self._pool.submit(annotate_chunk, []) for _ in range(self._processes)]:
+                warm_up.result()
         else:
             init_worker(self._model)
         self._entities = beam.metrics.Metrics.counter("claimstream", "entities")
@@ -299,19 +303,23 @@ class AnnotateArticlesFn(beam.DoFn):
             yield from self._collect(self._submitted.pop(0))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        yield from self._submit()
+        # The bundle waits for what is left: share it among the workers.
+        yield from self._submit(pieces=self._processes)
         while self._submitted:
             yield from self._collect(self._submitted.pop(0))
 
-    def _submit(self) -> Iterator[WindowedValue]:
+    def _submit(self, pieces: int = 1) -> Iterator[WindowedValue]:
         chunk, self._filling = self._filling, _Chunk([])
         if not chunk.articles:
             return
         if self._pool is None:
             yield from self._outputs(chunk, annotate_chunk(_items(chunk)))
-        else:
-            chunk.future = self._pool.submit(annotate_chunk, _items(chunk))
-            self._submitted.append(chunk)
+            return
+        size = -(-len(chunk.articles) // pieces)  # ceiling division
+        for start in range(0, len(chunk.articles), size):
+            piece = _Chunk(chunk.articles[start : start + size])
+            piece.future = self._pool.submit(annotate_chunk, _items(piece))
+            self._submitted.append(piece)
 
     def _collect(self, chunk: _Chunk) -> Iterator[WindowedValue]:
         try:

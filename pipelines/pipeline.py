@@ -136,7 +136,7 @@ class ClaimstreamOptions(PipelineOptions):
             "--file-max-seconds",
             dest="file_max_seconds",
             type=float,
-            default=1.0,
+            default=0.4,
             help="records read from Kafka are in a file within about this many seconds",
         )
         watch = parser.add_argument_group("Watching a run (local runner)")
