@@ -201,27 +201,17 @@ def written(folder: Path) -> list[tuple[dict, float]]:
     return result
 
 
+def start_pipeline(bootstrap: str, topic: str, group: str, folder: Path, *extra: str) -> subprocess.Popen:
+    """`claimstream run` on a topic, as a separate process."""
+    command = [*CLAIMSTREAM, "run", "--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", group]
+    return subprocess.Popen(
+        [*command, "--output", str(folder), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def pipeline_run(bootstrap: str, topic: str, count: int, words: int, folder: Path) -> tuple[dict, int]:
     started_wall = time.time()
-    process = subprocess.Popen(
-        [
-            *CLAIMSTREAM,
-            "run",
-            "--bootstrap-servers",
-            bootstrap,
-            "--topic",
-            topic,
-            "--group-id",
-            "bench",
-            "--until-idle",
-            "3",
-            "--output",
-            str(folder),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_pipeline(bootstrap, topic, "bench", folder, "--until-idle", "3")
     sampler = MemorySampler(process.pid)
     sampler.start()
     out, err = process.communicate()
@@ -243,23 +233,7 @@ def pipeline_run(bootstrap: str, topic: str, count: int, words: int, folder: Pat
 def latency(bootstrap: str, articles, per_second: float, seconds: float, folder: Path) -> dict:
     topic = "latency"
     kafka.ensure_topic(bootstrap, topic, 2)
-    process = subprocess.Popen(
-        [
-            *CLAIMSTREAM,
-            "run",
-            "--bootstrap-servers",
-            bootstrap,
-            "--topic",
-            topic,
-            "--group-id",
-            "latency",
-            "--output",
-            str(folder),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_pipeline(bootstrap, topic, "latency", folder)
     time.sleep(8)  # start-up: model loads; not part of a record's latency
     producer = kafka.new_producer(bootstrap)
     sent = 0
@@ -301,25 +275,7 @@ def soak(bootstrap: str, articles, count: int, folder: Path) -> dict:
         for i in range(count)
     ]
     kafka.publish(bootstrap, topic, batch)
-    process = subprocess.Popen(
-        [
-            *CLAIMSTREAM,
-            "run",
-            "--bootstrap-servers",
-            bootstrap,
-            "--topic",
-            topic,
-            "--group-id",
-            "soak",
-            "--until-idle",
-            "5",
-            "--output",
-            str(folder),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_pipeline(bootstrap, topic, "soak", folder, "--until-idle", "5")
     sampler = MemorySampler(process.pid, every=1.0)
     sampler.start()
     process.communicate()

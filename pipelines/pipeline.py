@@ -34,7 +34,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from pipelines import nlp, progress, sinks, source
+from pipelines import nlp, progress, records, sinks, source
 from pipelines.nlp import DEFAULT_MODEL, AnnotateArticlesFn
 from pipelines.parse import DEFAULT_MAX_BYTES, ParseArticlesFn
 from pipelines.sinks import ARTICLES_DIR, DEAD_LETTERS_DIR
@@ -344,9 +344,23 @@ def _use_dask(options: PipelineOptions, claimstream: ClaimstreamOptions) -> None
         dask.npartitions = claimstream.dask_partitions
 
 
+def _check_registry(options: ClaimstreamOptions) -> None:
+    """Register the output schemas before anything runs: a bad URL is an error here, not in a worker."""
+    if not options.schema_registry_url:
+        return
+    topics = {records.ARTICLE: options.output_topic, records.DEAD_LETTER: options.dead_letter_topic}
+    for kind, topic in topics.items():
+        if topic:
+            try:
+                records.schema_id(kind, topic, options.schema_registry_url)
+            except records.RegistryError as e:
+                raise OptionsError(str(e)) from None
+
+
 def run(argv: Sequence[str] | None = None) -> RunSummary:
     """Build and run the pipeline until its input ends, it is idle, or it is stopped."""
     options = pipeline_options(argv)
+    _check_registry(options)
     run_id = uuid.uuid4().hex
     source.reset_stop()
     started = time.time()

@@ -6,10 +6,13 @@ a user runs it, so it can be killed for real.
 
 from __future__ import annotations
 
+import http.server
+import json
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -48,6 +51,22 @@ def start_run(bootstrap: str, topic: str, output: Path, *extra: str) -> subproce
 
 def written(output: Path) -> list[dict]:
     return read_avro_folder(output / "articles") + read_avro_folder(output / "dead_letters")
+
+
+def consume(broker, topic: str, count: int, timeout: float = 30) -> list:
+    """The first ``count`` records of partition 0 of ``topic`` (fewer if they do not come)."""
+    consumer = kafka.new_consumer(broker.bootstrap_servers)
+    tp = TopicPartition(topic, 0)
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        found: list = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            found += [r for batch in consumer.poll(timeout_ms=500).values() for r in batch]
+        return found
+    finally:
+        consumer.close()
 
 
 def wait_for(condition, timeout: float, process: subprocess.Popen | None = None, what: str = "") -> None:
@@ -174,18 +193,8 @@ def test_output_topics_carry_confluent_framed_avro(broker, topic_name, tmp_path)
     assert process.returncode == 0, err[-3000:]
 
     published = {}
-    for topic, kind in ((out_topic, records.ARTICLE), (dlq_topic, records.DEAD_LETTER)):
-        consumer = kafka.new_consumer(broker.bootstrap_servers)
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek(tp, 0)
-        values = []
-        deadline = time.monotonic() + 30
-        while (
-            time.monotonic() < deadline and len(values) < {records.ARTICLE: 11, records.DEAD_LETTER: 1}[kind]
-        ):
-            values += [r for batch in consumer.poll(timeout_ms=500).values() for r in batch]
-        consumer.close()
+    for topic, kind, count in ((out_topic, records.ARTICLE, 11), (dlq_topic, records.DEAD_LETTER, 1)):
+        values = consume(broker, topic, count)
         published[kind] = [(r.key, *records.confluent_decode(kind, r.value)) for r in values]
 
     articles = published[records.ARTICLE]
@@ -194,3 +203,64 @@ def test_output_topics_carry_confluent_framed_avro(broker, topic_name, tmp_path)
     assert {schema_id for _, schema_id, _ in articles} == {records.FIXED_SCHEMA_IDS[records.ARTICLE]}
     files = {r["article_id"] for r in read_avro_folder(tmp_path / "articles")}
     assert {record["article_id"] for _, _, record in articles} == files
+
+
+class _Registry(http.server.BaseHTTPRequestHandler):
+    """The one endpoint of the Confluent schema registry API the pipeline uses.
+
+    No registry can be installed here, so this stands in for one: like the real one,
+    it gives each distinct schema an id and returns it for every subject that
+    registers the same schema.
+    """
+
+    ids: dict[str, int] = {}
+    subjects: list[str] = []
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        schema = json.dumps(json.loads(body["schema"]), sort_keys=True)
+        self.ids.setdefault(schema, 200 + len(self.ids))
+        self.subjects.append(self.path.split("/")[2])
+        answer = json.dumps({"id": self.ids[schema]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_schema_ids_come_from_the_registry(broker, topic_name, tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
+        kafka.publish(broker.bootstrap_servers, topic_name, feed(4))
+        out_topic = f"{topic_name}-registered"
+        process = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "2",
+                            "--output-topic", out_topic, "--schema-registry-url", url)  # fmt: skip
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+    finally:
+        server.shutdown()
+    assert f"{out_topic}-value" in _Registry.subjects
+    values = [r.value for r in consume(broker, out_topic, 4)]
+    ids = {records.confluent_decode(records.ARTICLE, v)[0] for v in values}
+    assert len(values) == 4 and ids == {
+        _Registry.ids[json.dumps(records.parsed_schema(records.ARTICLE), sort_keys=True)]
+    }
+
+
+def test_unreachable_registry_is_a_clear_error(broker, topic_name, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
+    result = subprocess.run(
+        [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
+         "--output", str(tmp_path), "--output-topic", "x", "--schema-registry-url", url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert url in result.stderr and "--schema-registry-url" in result.stderr
