@@ -211,6 +211,7 @@ class ReadPartitionFn(beam.DoFn):
         self._outages = _OutageLog()
         self._limits = _limits_for(self._run_id)
         self._records_read = beam.metrics.Metrics.counter("claimstream", "kafka_records")
+        self._read_times = beam.metrics.Metrics.distribution("claimstream", "read_time_ms")
 
     def start_bundle(self) -> None:
         # One deadline for the whole bundle, shared by its partitions: records wait
@@ -284,6 +285,7 @@ class ReadPartitionFn(beam.DoFn):
                 )
             self._limits.saw_records(len(records))
             self._records_read.inc(len(records))
+            self._read_times.update(int(time.time() * 1000))
             progress.counters.read_up_to(element.topic, element.partition, offset)
 
         if commit_offset is not None:
@@ -456,9 +458,13 @@ class ReadFileFn(beam.DoFn):
     def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
 
+    def setup(self) -> None:
+        self._read_times = beam.metrics.Metrics.distribution("claimstream", "read_time_ms")
+
     def process(self, readable: fileio.ReadableFile) -> Iterable[Message]:
         with readable.open(compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED) as f:
             payload = f.read(self._max_bytes + 1)
+        self._read_times.update(int(time.time() * 1000))
         yield Message(payload=payload, path=readable.metadata.path)
 
 
