@@ -35,7 +35,7 @@ CUE_VERBS = frozenset(
     write writes wrote show shows showed found find finds conclude concluded concludes
     disclose disclosed discloses""".split()
 )
-_PRONOUNS = {"he": "PERSON", "she": "PERSON", "him": "PERSON", "her": "PERSON"}
+_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 _GROUP_PRONOUNS = frozenset({"they", "it", "we", "i", "you"})
 #: Head nouns of an unnamed source.
 _ANONYMOUS_HEADS = frozenset(
@@ -162,7 +162,7 @@ def _subject_span(head: Token) -> Span:
 def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
     """Who the subject phrase names, and what kind of speaker that is."""
     root = phrase.root
-    if root.lower_ in _PRONOUNS and len(phrase) == 1:
+    if root.lower_ in _PERSON_PRONOUNS and len(phrase) == 1:
         named = _last_person_before(doc, phrase.start)
         if named is not None:
             return Attribution(named, "PERSON", cue)

@@ -11,9 +11,7 @@ import importlib.resources
 import shutil
 from pathlib import Path
 
-import fastavro
-
-from pipelines import kafka, pipeline
+from pipelines import kafka, pipeline, sinks
 from pipelines.broker import EmbeddedBroker
 from pipelines.sinks import ARTICLES_DIR, DEAD_LETTERS_DIR
 
@@ -62,11 +60,7 @@ def run_demo(output: str, paths: list[Path] | None = None, partitions: int = 2) 
 
 
 def _print_examples(folder: Path, limit: int = 6) -> None:
-    claims = []
-    for file in sorted(folder.glob("*.avro")):
-        with file.open("rb") as f:
-            for article in fastavro.reader(f):
-                claims += [c for c in article["claims"] if c["speaker"]]
+    claims = [c for article in sinks.read_folder(str(folder)) for c in article["claims"] if c["speaker"]]
     if not claims:
         return
     print("\nsome attributed claims:")

@@ -199,13 +199,8 @@ class PartitionConsumer:
             start = self._consumer.beginning_offsets([self._tp], timeout_ms=COMMIT_TIMEOUT_MS)[self._tp]
         except kafka.errors.KafkaError:
             return None  # cannot tell now: the broker is away; ask again later
-        self._consumer.seek(self._tp, last_offset)
+        record = _first_record_from(self._consumer, self._tp, last_offset, timeout_ms=2000)
         self._next = None  # the next poll seeks back to where reading goes on
-        record = None
-        deadline = time.monotonic() + 2.0
-        while record is None and time.monotonic() < deadline:
-            for r in self._consumer.poll(timeout_ms=200, max_records=1).get(self._tp, ()):
-                record = r
         if record is not None and record.offset == last_offset:
             same = record.key == last_key and record.timestamp == last_timestamp
             return None if same else start
@@ -262,14 +257,20 @@ def record_at(bootstrap_servers: str, topic: str, partition: int, offset: int, t
     tp = TopicPartition(topic, partition)
     try:
         consumer.assign([tp])
-        consumer.seek(tp, offset)
-        deadline = time.monotonic() + timeout_ms / 1000
-        while time.monotonic() < deadline:
-            for record in consumer.poll(timeout_ms=200, max_records=1).get(tp, ()):
-                return record if record.offset == offset else None
-        return None
+        record = _first_record_from(consumer, tp, offset, timeout_ms)
+        return record if record is not None and record.offset == offset else None
     finally:
         consumer.close()
+
+
+def _first_record_from(consumer: KafkaConsumer, tp: TopicPartition, offset: int, timeout_ms: int):
+    """The first record a seek to ``offset`` yields (another offset if the log was reset), or None."""
+    consumer.seek(tp, offset)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        for record in consumer.poll(timeout_ms=200, max_records=1).get(tp, ()):
+            return record
+    return None
 
 
 def publish(bootstrap_servers: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:

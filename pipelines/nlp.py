@@ -331,19 +331,21 @@ class AnnotateArticlesFn(beam.DoFn):
     def _after_a_crash(self, chunk: _Chunk) -> list[Annotations | str]:
         """A worker died (out of memory, a crash in native code): isolate the article at fault."""
         _LOG.error("an NLP worker process died; retrying its %d articles one by one", len(chunk.articles))
+        self._replace_pool()
         results: list[Annotations | str] = []
         for wv in chunk.articles:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
             try:
                 results += self._pool.submit(annotate_chunk, _items(_Chunk([wv]))).result()
             except concurrent.futures.process.BrokenProcessPool:
                 results.append("the NLP worker process died on this article")
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool()
-        for pending in self._submitted:  # the old pool's other tasks died with it
+                self._replace_pool()  # a pool is only replaced when it broke
+        for pending in self._submitted:  # the broken pool's other tasks died with it
             pending.future = self._pool.submit(annotate_chunk, _items(pending))
         return results
+
+    def _replace_pool(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def _outputs(self, chunk: _Chunk, results: list[Annotations | str]) -> Iterator[WindowedValue]:
         for wv, result in zip(chunk.articles, results, strict=True):

@@ -188,12 +188,12 @@ def validate(options: ClaimstreamOptions) -> None:
         raise OptionsError(f"--bootstrap-servers is required with {needed}")
     if options.schema_registry_url and not publishes:
         raise OptionsError("--schema-registry-url needs --output-topic or --dead-letter-topic")
-    positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
-                "file_max_records", "file_max_seconds")  # fmt: skip
     if options.metrics_port is not None and not 0 < options.metrics_port < 65536:
         raise OptionsError(f"--metrics-port must be a TCP port (1-65535), not {options.metrics_port}")
     if options.nlp_processes < 0:
         raise OptionsError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
+    positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
+                "file_max_records", "file_max_seconds")  # fmt: skip
     for name in positive:
         value = getattr(options, name)
         if value is not None and value <= 0:
@@ -211,23 +211,29 @@ def validate(options: ClaimstreamOptions) -> None:
 
 
 class ReadMessages(beam.PTransform):
-    """Kafka records or files, as :class:`~pipelines.source.Message`s."""
+    """Kafka records or files, as :class:`~pipelines.source.Message`s.
+
+    The source is made when this is: the broker is asked for its partitions, or the
+    glob is listed, once, before anything runs.
+    """
 
     def __init__(self, options: ClaimstreamOptions, run_id: str) -> None:
         super().__init__()
-        self._options = options
-        self._run_id = run_id
+        o = options
+        if o.input:
+            self._source = source.ReadArticleFiles(o.input, o.max_message_bytes)
+            self.file_count: int | None = self._source.file_count
+        else:
+            self._source = source.ReadFromKafka(
+                o.bootstrap_servers, o.topic, o.group_id, o.start_from,
+                until_idle=o.until_idle, max_records=o.max_articles, run_id=run_id,
+                resume_points=sinks.resume_points(o.output, o.topic),
+                slice_seconds=o.file_max_seconds, slice_records=min(256, o.file_max_records),
+            )  # fmt: skip
+            self.file_count = None
 
     def expand(self, pbegin):
-        o = self._options
-        if o.input:
-            return pbegin | source.ReadArticleFiles(o.input, o.max_message_bytes)
-        return pbegin | source.ReadFromKafka(
-            o.bootstrap_servers, o.topic, o.group_id, o.start_from,
-            until_idle=o.until_idle, max_records=o.max_articles, run_id=self._run_id,
-            resume_points=sinks.resume_points(o.output, o.topic),
-            slice_seconds=o.file_max_seconds, slice_records=min(256, o.file_max_records),
-        )  # fmt: skip
+        return pbegin | self._source
 
 
 class ParseArticles(beam.PTransform):
@@ -252,9 +258,11 @@ class ExtractEntitiesAndClaims(beam.PTransform):
         return articles | beam.ParDo(self._fn)
 
 
-def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str) -> None:
-    """Wire the named composites into ``pipeline``."""
-    messages = pipeline | "ReadMessages" >> ReadMessages(options, run_id)
+def build(
+    pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, read: ReadMessages | None = None
+) -> None:
+    """Wire the named composites into ``pipeline`` (``read``: a source already made)."""
+    messages = pipeline | "ReadMessages" >> (read or ReadMessages(options, run_id))
     articles = messages | "ParseArticles" >> ParseArticles(options.max_message_bytes)
     outputs = articles | "ExtractEntitiesAndClaims" >> ExtractEntitiesAndClaims(
         options.spacy_model, options.nlp_batch_size, options.nlp_processes
@@ -377,14 +385,16 @@ def run(argv: Sequence[str] | None = None) -> RunSummary:
         )
     except ValueError as e:
         raise OptionsError(str(e)) from None
+    read = ReadMessages(options, run_id)
     reporter = None
     if options.progress_interval > 0:
-        total = len(FileSystems.match([options.input])[0].metadata_list) if options.input else None
-        reporter = progress.ProgressReporter(options.progress_interval, options.bootstrap_servers, total)
+        reporter = progress.ProgressReporter(
+            options.progress_interval, options.bootstrap_servers, read.file_count
+        )
         reporter.start()
     with _stop_on_signals():
         pipeline = beam.Pipeline(options=options)
-        build(pipeline, options, run_id)
+        build(pipeline, options, run_id, read)
         try:
             result = pipeline.run()
             result.wait_until_finish()

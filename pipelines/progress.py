@@ -50,6 +50,10 @@ class Counters:
             self.files += 1
             self.last_file = path
 
+    def measured_lags(self, lags: dict) -> None:
+        with self._lock:
+            self.lags.update(lags)
+
     def read_up_to(self, topic: str, partition: int, next_offset: int) -> None:
         with self._lock:
             self.positions[(topic, partition)] = next_offset
@@ -129,9 +133,7 @@ class ProgressReporter(threading.Thread):
             ends = kafka.end_offsets(self._bootstrap_servers, list(positions))
         except kafka.KafkaError:
             return  # the broker is away: the reader says so
-        with counters._lock:
-            for key, end in ends.items():
-                counters.lags[key] = max(0, end - positions[key])
+        counters.measured_lags({key: max(0, end - positions[key]) for key, end in ends.items()})
 
     def stop(self) -> None:
         self._stopped.set()

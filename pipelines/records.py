@@ -29,8 +29,6 @@ _SCHEMA_FILES = {
     DEAD_LETTER: ["source.avsc", "dead_letter.avsc"],
 }
 
-SPEAKER_TYPES = ("PERSON", "ORGANIZATION", "ANONYMOUS", "NONE")
-
 
 class Output(NamedTuple):
     """A finished record on its way to the sinks: ``kind`` is ARTICLE or DEAD_LETTER.

@@ -35,7 +35,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import fastavro
@@ -100,6 +100,17 @@ def _fsync(path: str) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def read_folder(folder: str) -> Iterator[dict]:
+    """Every record of the ``*.avro`` files in ``folder``, file by file in name order.
+
+    Temporary files (hidden, ``.tmp``) are never matched.
+    """
+    for metadata in sorted(FileSystems.match([FileSystems.join(folder, "*.avro")])[0].metadata_list,
+                           key=lambda m: m.path):  # fmt: skip
+        with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            yield from fastavro.reader(f)
 
 
 def read_metadata(path: str) -> dict:
@@ -168,7 +179,8 @@ class WriteOutputsFn(beam.DoFn):
             metadata[f"{_META}fingerprint"] = _fingerprint(group.outputs)
             last = max(group.outputs, key=lambda o: o.source["offset"])
             metadata[f"{_META}last_key"] = last.source["key"] or ""
-            metadata[f"{_META}last_timestamp_ms"] = str(last.source["timestamp_ms"])
+            timestamp = last.source["timestamp_ms"]
+            metadata[f"{_META}last_timestamp_ms"] = "" if timestamp is None else str(timestamp)
         # Dead letters first, articles last: an articles file proves its range complete.
         for kind, batch in ((records.DEAD_LETTER, letters), (records.ARTICLE, articles)):
             if batch:
@@ -258,7 +270,7 @@ def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
                 continue  # its articles file was never renamed: the range is incomplete
         timestamp = meta.get("last_timestamp_ms")
         points[partition] = ResumePoint(
-            last + 1, meta.get("last_key", ""), int(timestamp) if timestamp not in (None, "None") else None
+            last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None
         )
     return points
 
@@ -267,13 +279,12 @@ def count_outputs(output: str) -> dict[str, int]:
     """Records, entities, claims and files under ``output``: a summary for runners without metrics."""
     counts = {ARTICLES_DIR: 0, DEAD_LETTERS_DIR: 0, "entities": 0, "claims": 0, "files": 0}
     for folder in _FOLDERS.values():
-        for metadata in FileSystems.match([FileSystems.join(output, folder, "*.avro")])[0].metadata_list:
-            counts["files"] += 1
-            with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                for record in fastavro.reader(f):
-                    counts[folder] += 1
-                    counts["entities"] += len(record.get("entities", ()))
-                    counts["claims"] += len(record.get("claims", ()))
+        path = FileSystems.join(output, folder)
+        counts["files"] += len(FileSystems.match([FileSystems.join(path, "*.avro")])[0].metadata_list)
+        for record in read_folder(path):
+            counts[folder] += 1
+            counts["entities"] += len(record.get("entities", ()))
+            counts["claims"] += len(record.get("claims", ()))
     return counts
 
 

@@ -290,11 +290,10 @@ class ReadPartitionFn(beam.DoFn):
 
         if commit_offset is not None:
             bundle_finalizer.register(functools.partial(consumer.commit, commit_offset))
-        if split_away:
-            pass
-        elif self._should_stop():
+        # After a split the rest of the range is another restriction's: nothing to settle.
+        if not split_away and self._should_stop():
             tracker.try_claim(MAX_OFFSET)  # claims nothing: marks the range done
-        else:
+        elif not split_away:
             # An idle partition holds the watermark near "now" so event time moves on.
             self._advance_watermark(watermark, int(time.time() * 1000) - 1000)
             tracker.defer_remainder()
@@ -480,6 +479,10 @@ class ReadArticleFiles(beam.PTransform):
         super().__init__()
         self._files = FileSystems.match([pattern])[0].metadata_list
         self._max_bytes = max_bytes
+
+    @property
+    def file_count(self) -> int:
+        return len(self._files)
 
     def expand(self, pbegin):
         return (
