@@ -93,3 +93,21 @@ def attribution_scores(gold_file: Path, spacy_nlp: Language, with_type: bool = T
             if not right and (got or speaker):
                 errors.append(f"{fragment[:50]!r}: got {got!r} {got_type}, want {speaker!r} {speaker_type}")
     return Scores(correct, predicted, gold_total, errors)
+
+
+def checkworthiness_scores(data: Path, model=None) -> dict:
+    """Precision, recall and F1 of the shipped check-worthiness model on the held-out split.
+
+    ``data`` is the ClaimBuster ``train.json`` the model was trained from; the split
+    is recomputed exactly as training made it (stratified 15%, seed 13).
+    """
+    from pipelines import checkworthiness, train
+
+    model = model or checkworthiness.load_model()
+    texts, labels = train.read_data(data)
+    _, held_out = train.held_out_split(labels)
+    scores = model.scores([texts[i] for i in held_out])
+    return {
+        "sentences": len(held_out),
+        **train.prf([labels[i] for i in held_out], [s >= model.threshold for s in scores]),
+    }
