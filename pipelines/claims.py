@@ -37,11 +37,17 @@ CUE_VERBS = frozenset(
 )
 _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 _GROUP_PRONOUNS = frozenset({"they", "it", "we", "i", "you"})
-#: Head nouns of an unnamed source.
+#: Head nouns of an unnamed source: people named by role, not by name.
 _ANONYMOUS_HEADS = frozenset(
     """official officials source sources spokesman spokeswoman spokesperson aide aides
     insider insiders diplomat diplomats person people someone analyst analysts expert
-    experts observer observers witness witnesses resident residents officer officers""".split()
+    experts observer observers witness witnesses resident residents officer officers
+    researcher researchers scientist scientists economist economists doctor doctors nurse
+    nurses worker workers employee employees staff teacher teachers parent parents student
+    students passenger passengers campaigner campaigners activist activists protester
+    protesters critic critics lawyer lawyers investor investors trader traders member members
+    volunteer volunteers shopkeeper shopkeepers farmer farmers engineer engineers
+    """.split()
 )
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
 #: Nouns that make a speaker an institution even without a recognized name.
@@ -50,7 +56,14 @@ _INSTITUTIONS = frozenset(
     court police army military union board bank authority report study survey newspaper
     paper channel network office administration parliament congress senate party group
     cables documents statement regulator insurer watchdog university institute hospital
-    review inquiry investigation audit airline""".split()
+    review inquiry investigation audit airline club operator supplier trustees charity
+    service website association federation organisation organization trust foundation
+    inspectorate council retailer manufacturer carmaker maker broadcaster publisher""".split()
+)
+#: Last words of a company's name: "Tata Metals" is a company whatever the NER says.
+_COMPANY_WORDS = frozenset(
+    """metals motors lines holdings group plc ltd inc corp bank airways steel energy
+    industries systems partners""".split()
 )
 _TITLES = frozenset(
     """mr mrs ms dr prof professor sir dame lord lady councillor mayor minister secretary
@@ -145,7 +158,12 @@ def _according_to(span: Span) -> Span | None:
 
 
 def _subject_span(head: Token) -> Span:
-    """The subject phrase, cut before a comma or relative clause: "The New York Times"."""
+    """The subject phrase, cut before a comma or relative clause: "The New York Times".
+
+    A name right after its noun stays ("the regulator Ofgem"), and so does a
+    participle phrase ("figures published by the health board"); a name the parser
+    split off as a second subject is joined back ("the network builder Openreach Rural").
+    """
     doc = head.doc
     tokens = list(head.subtree)
     start = tokens[0].i
@@ -153,9 +171,16 @@ def _subject_span(head: Token) -> Span:
     for token in tokens:
         if token.i <= head.i:
             continue
-        if token.text in (",", "(", "\u2014", "\u2013", "-") or token.dep_ in ("relcl", "acl", "appos"):
+        if token.text in (",", "(", "\u2014", "\u2013", "-") or token.dep_ == "relcl":
+            break
+        if token.dep_ == "acl" and token.tag_ != "VBN":
             break
         end = token.i + 1
+    run = end
+    while run < len(doc) and doc[run].pos_ == "PROPN":
+        run += 1
+    if any(t.head == head.head and t.dep_ == head.dep_ for t in doc[end:run]):
+        end = run
     return doc[start:end]
 
 
@@ -167,20 +192,20 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
         if named is not None:
             return Attribution(named, "PERSON", cue)
         return Attribution(phrase.text, "ANONYMOUS", cue)  # unresolved pronoun
-    named = _appositive_person(root)
-    if named is not None:
-        return Attribution(named, "PERSON", cue)  # "Its spokesman, Jan Weber, said"
+    named = _appositive_name(root)
+    if named is not None:  # "Its spokesman, Jan Weber, said", "The operator, Atlantic Lines,"
+        return Attribution(*named, cue)
     text = phrase.text.strip(" ,")
     people = [e for e in phrase.ents if e.label_ == "PERSON" and not _names_a_thing(e)]
     labels = {e.label_ for e in phrase.ents}
     words = {t.lower_ for t in phrase}
-    if people:
+    if root.lower_ in _ANONYMOUS_HEADS:
+        kind = "ANONYMOUS"  # even where the model calls "Campaigners" a PERSON
+    elif people and not all(_names_a_company(e) for e in people):
         kind = "PERSON"
-    elif root.lower_ in _ANONYMOUS_HEADS:
-        kind = "ANONYMOUS"
     elif labels & _ORG_LABELS or "PERSON" in labels or words & _INSTITUTIONS or root.ent_type_ in _ORG_LABELS:
         kind = "ORGANIZATION"  # a "PERSON" after "the" is a name of a thing: "The Daily Record"
-    elif root.pos_ == "PROPN":
+    elif root.pos_ == "PROPN" and root.tag_ != "NNPS":
         # An unrecognized name. People take no article: "The Daily Record" is a thing.
         kind = "ORGANIZATION" if phrase[0].lower_ == "the" else "PERSON"
     else:
@@ -195,12 +220,24 @@ def _names_a_thing(entity: Span) -> bool:
     return first.lower_ == "the" or before == "the" or before in _INSTITUTIONS
 
 
-def _appositive_person(head: Token) -> str | None:
+def _appositive_name(head: Token) -> tuple[str, str] | None:
+    """The name set off by commas after the subject's noun, and what it names."""
     for child in head.children:
-        if child.dep_ == "appos" and child.ent_type_ == "PERSON":
-            entity = next(e for e in head.doc.ents if e.start <= child.i < e.end)
-            return _without_title(entity)
+        if child.dep_ != "appos" or child.pos_ != "PROPN" or child.i < head.i:
+            continue
+        if head.doc[child.left_edge.i - 1].text != ",":
+            continue  # "the regulator Ofgem": the name is part of the phrase
+        entity = next((e for e in head.doc.ents if e.start <= child.i < e.end), None)
+        if entity is None:
+            return None
+        if entity.label_ == "PERSON" and not _names_a_company(entity) and head.lower_ not in _INSTITUTIONS:
+            return _without_title(entity), "PERSON"
+        return entity.text, "ORGANIZATION"
     return None
+
+
+def _names_a_company(entity: Span) -> bool:
+    return entity[-1].lower_.strip(".") in _COMPANY_WORDS
 
 
 def _last_person_before(doc: Doc, token_index: int) -> str | None:

@@ -51,6 +51,27 @@ def claim_for(claims: list[dict], fragment: str) -> dict:
             "confirmed",
         ),
         ("Iran denied that it had supplied 50 drones.", "Iran", "ORGANIZATION", "denied"),
+        # A name set off by commas is the speaker; a name right after its noun is part of it.
+        (
+            "The operator, Harbour Ferry Lines, said that fares would rise by 5%.",
+            "Harbour Ferry Lines",
+            "ORGANIZATION",
+            "said",
+        ),
+        (
+            "Rents rose by 9% last year, the property website Homefind reported.",
+            "the property website Homefind",
+            "ORGANIZATION",
+            "reported",
+        ),
+        # People named by role are unnamed sources, whatever organization they belong to.
+        (
+            "Researchers at Oxford University said the vaccine cut infections by 75%.",
+            "Researchers at Oxford University",
+            "ANONYMOUS",
+            "said",
+        ),
+        ("The club said the striker had signed a four-year contract.", "The club", "ORGANIZATION", "said"),
     ],
 )
 def test_speaker_attribution(sentence, speaker, speaker_type, cue, spacy_nlp):
@@ -116,11 +137,14 @@ ATTRIBUTION = Path(__file__).parent / "fixtures" / "attribution"
     ("name", "with_type", "floor"),
     [
         ("gold.jsonl", True, 0.95),  # the set the rules were developed on
-        ("heldout.jsonl", False, 0.90),  # written afterwards, never tuned on
-        ("heldout.jsonl", True, 0.70),
+        ("heldout.jsonl", False, 0.90),  # written afterwards; the second round of rules saw it
+        ("heldout.jsonl", True, 0.85),
+        ("heldout2.jsonl", True, 0.90),  # written before the second round, which was tuned on it
+        ("heldout3.jsonl", False, 0.90),  # written before the second round, never tuned on
+        ("heldout3.jsonl", True, 0.90),
     ],
 )
 def test_attribution_precision_and_recall_floors(spacy_nlp, name, with_type, floor):
     scores = evaluation.attribution_scores(ATTRIBUTION / name, spacy_nlp, with_type=with_type)
-    assert scores.gold >= 35
+    assert scores.gold >= 25
     assert scores.precision >= floor and scores.recall >= floor, "\n".join(scores.errors)
