@@ -58,7 +58,7 @@ _INSTITUTIONS = frozenset(
     cables documents statement regulator insurer watchdog university institute hospital
     review inquiry investigation audit airline club operator supplier trustees charity
     service website association federation organisation organization trust foundation
-    inspectorate council retailer manufacturer carmaker maker broadcaster publisher""".split()
+    inspectorate retailer manufacturer carmaker""".split()
 )
 #: Last words of a company's name: "Tata Metals" is a company whatever the NER says.
 _COMPANY_WORDS = frozenset(
@@ -201,6 +201,8 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
     words = {t.lower_ for t in phrase}
     if root.lower_ in _ANONYMOUS_HEADS:
         kind = "ANONYMOUS"  # even where the model calls "Campaigners" a PERSON
+    elif root.lower_ in _INSTITUTIONS:
+        kind = "ORGANIZATION"  # "The statement issued by Lycos", whatever the NER calls Lycos
     elif people and not all(_names_a_company(e) for e in people):
         kind = "PERSON"
     elif labels & _ORG_LABELS or "PERSON" in labels or words & _INSTITUTIONS or root.ent_type_ in _ORG_LABELS:
@@ -222,6 +224,8 @@ def _names_a_thing(entity: Span) -> bool:
 
 def _appositive_name(head: Token) -> tuple[str, str] | None:
     """The name set off by commas after the subject's noun, and what it names."""
+    if head.pos_ == "PROPN" or head.ent_type_:
+        return None  # already a name: "said Stefan Voigt, ..., the German Aerospace Centre"
     for child in head.children:
         if child.dep_ != "appos" or child.pos_ != "PROPN" or child.i < head.i:
             continue
@@ -230,6 +234,8 @@ def _appositive_name(head: Token) -> tuple[str, str] | None:
         entity = next((e for e in head.doc.ents if e.start <= child.i < e.end), None)
         if entity is None:
             return None
+        if head.lower_ in _TITLES or head.lower_ in _ANONYMOUS_HEADS:
+            return _without_title(entity), "PERSON"  # "The director of the film, Vinod Pande,"
         if entity.label_ == "PERSON" and not _names_a_company(entity) and head.lower_ not in _INSTITUTIONS:
             return _without_title(entity), "PERSON"
         return entity.text, "ORGANIZATION"
