@@ -20,7 +20,7 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from pipelines import nlp
+from pipelines import checkworthiness, nlp, train
 from pipelines.parse import parse_article
 from pipelines.source import Message
 
@@ -95,14 +95,12 @@ def attribution_scores(gold_file: Path, spacy_nlp: Language, with_type: bool = T
     return Scores(correct, predicted, gold_total, errors)
 
 
-def checkworthiness_scores(data: Path, model=None) -> dict:
+def checkworthiness_scores(data: Path, model: checkworthiness.CheckWorthinessModel | None = None) -> dict:
     """Precision, recall and F1 of the shipped check-worthiness model on the held-out split.
 
     ``data`` is the ClaimBuster ``train.json`` the model was trained from; the split
     is recomputed exactly as training made it (stratified 15%, seed 13).
     """
-    from pipelines import checkworthiness, train
-
     model = model or checkworthiness.load_model()
     texts, labels = train.read_data(data)
     _, held_out = train.held_out_split(labels)
