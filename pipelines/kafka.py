@@ -263,6 +263,21 @@ def record_at(bootstrap_servers: str, topic: str, partition: int, offset: int, t
         consumer.close()
 
 
+def holds_record(
+    bootstrap_servers: str, topic: str, partition: int, offset: int, key: str, timestamp_ms: int | None
+) -> bool:
+    """Whether the record at ``offset`` is still the one with this key (``""``: none) and timestamp.
+
+    False when the log no longer holds the offset, or holds another record there:
+    the topic was deleted and made again, or an in-memory broker restarted.
+    """
+    record = record_at(bootstrap_servers, topic, partition, offset)
+    if record is None:
+        return False
+    record_key = record.key.decode("utf-8", "replace") if record.key is not None else ""
+    return record_key == key and (timestamp_ms is None or record.timestamp == timestamp_ms)
+
+
 def _first_record_from(consumer: KafkaConsumer, tp: TopicPartition, offset: int, timeout_ms: int):
     """The first record a seek to ``offset`` yields (another offset if the log was reset), or None."""
     consumer.seek(tp, offset)

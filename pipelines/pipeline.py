@@ -224,6 +224,8 @@ class ReadMessages(beam.PTransform):
             self._source = source.ReadArticleFiles(o.input, o.max_message_bytes)
             self.file_count: int | None = self._source.file_count
         else:
+            # Before the resume points are read: a crash may have left part of a range.
+            sinks.discard_interrupted_writes(o.output, o.bootstrap_servers, o.topic)
             self._source = source.ReadFromKafka(
                 o.bootstrap_servers, o.topic, o.group_id, o.start_from,
                 until_idle=o.until_idle, max_records=o.max_articles, run_id=run_id,

@@ -14,7 +14,9 @@ hidden temporary name, synced, then renamed, so a reader never sees half a file.
 Its Avro metadata records the range and how many articles and dead letters it
 has, so that on restart :func:`resume_points` can tell complete ranges from a
 range whose writing a crash interrupted. The reader then starts each partition
-after the last complete range, even when the offset commit did not happen.
+after the last complete range, even when the offset commit did not happen, and
+:func:`discard_interrupted_writes` deletes what the interrupted write left, since
+it is written again.
 
 A group also rolls into a new range when it reaches ``max_records``; the reader's
 time slices bound how long records wait (``--file-max-seconds``).
@@ -244,12 +246,8 @@ class ResumePoint:
     last_timestamp_ms: int | None
 
 
-def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
-    """For each partition of ``topic``: the end of its last complete offset range in the files.
-
-    A range is complete when its articles file exists (it is renamed last), or when
-    its dead-letters file exists and says the range had no articles.
-    """
+def _range_files(output: str, topic: str) -> dict[tuple[int, int, int], dict[str, str]]:
+    """``{(partition, first, last): {kind: path}}`` for the range-named files of ``topic``."""
     ranges: dict[tuple[int, int, int], dict[str, str]] = {}
     for kind, folder in _FOLDERS.items():
         pattern = FileSystems.join(output, folder, f"{safe_topic(topic)}-*.avro")
@@ -258,21 +256,66 @@ def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
             if match and match["topic"] == safe_topic(topic):
                 key = (int(match["partition"]), int(match["first"]), int(match["last"]))
                 ranges.setdefault(key, {})[kind] = metadata.path
+    return ranges
+
+
+def _complete_metadata(paths: dict[str, str]) -> tuple[bool, dict]:
+    """Whether a range's files are complete, and their metadata.
+
+    A range is complete when its articles file exists (it is renamed last), or when
+    its dead-letters file exists and says the range had no articles.
+    """
+    if records.ARTICLE in paths:
+        return True, read_metadata(paths[records.ARTICLE])
+    meta = read_metadata(paths[records.DEAD_LETTER])
+    return meta.get("articles", "0") == "0", meta
+
+
+def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
+    """For each partition of ``topic``: the end of its last complete offset range in the files."""
     points: dict[int, ResumePoint] = {}
-    for (partition, _first, last), paths in sorted(ranges.items(), key=lambda item: item[0][2]):
+    by_last = sorted(_range_files(output, topic).items(), key=lambda item: item[0][2])
+    for (partition, _first, last), paths in by_last:
         if partition in points and points[partition].next_offset > last:
             continue
-        if records.ARTICLE in paths:
-            meta = read_metadata(paths[records.ARTICLE])
-        else:
-            meta = read_metadata(paths[records.DEAD_LETTER])
-            if meta.get("articles", "0") != "0":
-                continue  # its articles file was never renamed: the range is incomplete
-        timestamp = meta.get("last_timestamp_ms")
-        points[partition] = ResumePoint(
-            last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None
-        )
+        complete, meta = _complete_metadata(paths)
+        if complete:
+            timestamp = meta.get("last_timestamp_ms")
+            points[partition] = ResumePoint(
+                last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None
+            )
     return points
+
+
+def discard_interrupted_writes(output: str, bootstrap_servers: str, topic: str) -> list[str]:
+    """Delete the files of ranges whose writing a crash interrupted; return their paths.
+
+    Such a range has its dead-letters file but not its articles file. Its offsets
+    were never committed, so the reader reads them again, and the new bundle may
+    end elsewhere (``[120, 190]`` where the crashed one had ``[120, 183]``): the
+    old file would then hold a second copy of each of its dead letters. It is only
+    deleted while the broker still holds the range's last record (same key and
+    timestamp); after a log reset its records cannot be read again, so it is kept.
+    """
+    discarded = []
+    for (partition, first, last), paths in sorted(_range_files(output, topic).items()):
+        complete, meta = _complete_metadata(paths)
+        if complete:
+            continue
+        timestamp = meta.get("last_timestamp_ms")
+        if not kafka.holds_record(
+            bootstrap_servers, topic, partition, last, meta.get("last_key", ""),
+            int(timestamp) if timestamp else None,
+        ):  # fmt: skip
+            continue
+        for path in paths.values():
+            FileSystems.delete([path])
+            discarded.append(path)
+            _LOG.warning(
+                "%s[%d]: deleted %s, left by a write that was interrupted; offsets %d-%d are read again",
+                topic, partition, path, first, last,
+            )  # fmt: skip
+    return discarded
 
 
 def count_outputs(output: str) -> dict[str, int]:

@@ -428,17 +428,13 @@ def _checked_floor(bootstrap_servers: str, topic: str, partition: int, point) ->
     """``point.next_offset`` if the broker's record before it is the one the files end with."""
     if point is None:
         return None
-    record = kafka.record_at(bootstrap_servers, topic, partition, point.next_offset - 1)
-    key = record.key.decode("utf-8", "replace") if record is not None and record.key is not None else ""
-    if (
-        record is None
-        or key != point.last_key
-        or (point.last_timestamp_ms is not None and record.timestamp != point.last_timestamp_ms)
-    ):
+    last = point.next_offset - 1
+    key, timestamp = point.last_key, point.last_timestamp_ms
+    if not kafka.holds_record(bootstrap_servers, topic, partition, last, key, timestamp):
         _LOG.warning(
             "%s[%d]: the output files end at offset %d, but the broker holds another record "
             "there (its log was reset): not resuming from the files",
-            topic, partition, point.next_offset - 1,
+            topic, partition, last,
         )  # fmt: skip
         return None
     return point.next_offset

@@ -120,6 +120,32 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(broker, topic_na
     assert len(read_avro_folder(tmp_path / "dead_letters")) == 50
 
 
+def test_a_range_left_half_written_by_a_crash_is_written_again_once(broker, topic_name, tmp_path):
+    messages = feed(60)
+    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
+    kafka.publish(broker.bootstrap_servers, topic_name, messages[:40])
+    first = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "3")
+    assert first.wait(timeout=300) == 0
+    # The crash: the last range with dead letters lost its articles file (renamed last),
+    # and nothing after it was written. Its offsets were not committed (another group).
+    articles, letters = tmp_path / "articles", tmp_path / "dead_letters"
+    interrupted = max(p.name for p in articles.glob("*.avro") if (letters / p.name).exists())
+    for path in [*articles.glob("*.avro"), *letters.glob("*.avro")]:
+        if path.name >= interrupted and not (path.parent == letters and path.name == interrupted):
+            path.unlink()
+    # More records, so the bundle that reads the range again ends elsewhere.
+    kafka.publish(broker.bootstrap_servers, topic_name, messages[40:])
+    second = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "3",
+                       "--group-id", "after-a-crash")  # fmt: skip
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-3000:]
+
+    offsets = sorted(r["source"]["offset"] for r in written(tmp_path))
+    assert offsets == list(range(60)), "lost or duplicated offsets"
+    assert f"deleted {letters / interrupted}, left by a write that was interrupted" in err
+    assert len(read_avro_folder(letters)) == 6
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_stop_signal_finishes_the_bundle_commits_and_exits_zero(broker, topic_name, tmp_path, stop):
     kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)

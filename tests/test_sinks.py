@@ -9,10 +9,11 @@ import avro.datafile
 import avro.io
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines import records
+from pipelines import kafka, records
 from pipelines.sinks import (
     WriteOutputs,
     WriteOutputsFn,
+    discard_interrupted_writes,
     files_name,
     range_name,
     read_metadata,
@@ -25,21 +26,21 @@ from tests.conftest import read_avro_folder
 WHEN = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
 
 
-def message(offset: int, partition: int = 0, key: str | None = None) -> Message:
-    return Message(b"payload", topic="news", partition=partition, offset=offset, key=key or f"k{offset}",
-                   timestamp_ms=1_700_000_000_000 + offset)  # fmt: skip
+def message(offset: int, partition: int = 0, key: str | None = None, **fields) -> Message:
+    fields = {"topic": "news", "timestamp_ms": 1_700_000_000_000 + offset, **fields}
+    return Message(b"payload", partition=partition, offset=offset, key=key or f"k{offset}", **fields)
 
 
-def letter(offset: int, partition: int = 0, key: str | None = None) -> records.Output:
+def letter(offset: int, partition: int = 0, key: str | None = None, **fields) -> records.Output:
     record = records.dead_letter(
-        message(offset, partition, key), "parse", "binary", "not text", failed_at=WHEN
+        message(offset, partition, key, **fields), "parse", "binary", "not text", failed_at=WHEN
     )
     return records.Output(records.DEAD_LETTER, record)
 
 
-def article(offset: int, partition: int = 0, key: str | None = None) -> records.Output:
+def article(offset: int, partition: int = 0, key: str | None = None, **fields) -> records.Output:
     record = records.article_record(
-        article_id=f"a{offset}", message=message(offset, partition, key), title=None, text="Text.",
+        article_id=f"a{offset}", message=message(offset, partition, key, **fields), title=None, text="Text.",
         encoding="utf-8", sentences=[], entities=[], claims=[], model="test", processed_at=WHEN,
     )  # fmt: skip
     return records.Output(records.ARTICLE, record)
@@ -120,6 +121,25 @@ def test_resume_points_follow_complete_ranges_only(tmp_path):
     (tmp_path / "articles" / "news-0-000000000005-000000000006.avro").unlink()
     assert resume_points(str(tmp_path), "news")[0].next_offset == 5
     assert resume_points(str(tmp_path), "other") == {}
+
+
+def test_interrupted_writes_are_deleted_while_the_broker_holds_their_records(broker, topic_name, tmp_path):
+    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
+    kafka.publish(broker.bootstrap_servers, topic_name, [(b"k0", b"first"), (b"k1", b"second")])
+    held = [kafka.record_at(broker.bootstrap_servers, topic_name, 0, offset) for offset in (0, 1)]
+    on_broker = {r.offset: {"topic": topic_name, "timestamp_ms": r.timestamp} for r in held}
+    write_bundle(tmp_path, [article(0, **on_broker[0]), letter(1, **on_broker[1])])
+    # Offsets the broker never had: what is left of a log that is gone.
+    write_bundle(tmp_path, [article(5, topic=topic_name), letter(6, topic=topic_name)])
+    interrupted = tmp_path / "dead_letters" / range_name(topic_name, 0, 0, 1)
+    assert discard_interrupted_writes(str(tmp_path), broker.bootstrap_servers, topic_name) == []
+
+    # A crash after the dead letters of both ranges were renamed, before their articles were:
+    for articles in (tmp_path / "articles").iterdir():
+        articles.unlink()
+    discarded = discard_interrupted_writes(str(tmp_path), broker.bootstrap_servers, topic_name)
+    assert discarded == [str(interrupted)] and not interrupted.exists()
+    assert [p.name for p in (tmp_path / "dead_letters").iterdir()] == [range_name(topic_name, 0, 5, 6)]
 
 
 def test_a_retried_range_overwrites_a_reset_log_does_not(tmp_path):
