@@ -56,6 +56,8 @@ _RANGE_FILE = re.compile(
     r"^(?P<topic>.+)-(?P<partition>\d+)-(?P<first>\d{12})-(?P<last>\d{12})(?:~\d+)?\.avro$"
 )
 
+#: ``.articles-3-000000000120-000000000183.avro.1f2e3d4c.tmp``: see :func:`write_avro_file`.
+_TEMPORARY_FILE = re.compile(r"^\.(?P<name>.+\.avro)\.[0-9a-f]{8}\.tmp$")
 
 # --- Names --------------------------------------------------------------------------
 
@@ -288,7 +290,7 @@ def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
 
 
 def discard_interrupted_writes(output: str, bootstrap_servers: str, topic: str) -> list[str]:
-    """Delete the files of ranges whose writing a crash interrupted; return their paths.
+    """Delete what writes a crash interrupted left of ``topic``'s ranges; return the paths.
 
     Such a range has its dead-letters file but not its articles file. Its offsets
     were never committed, so the reader reads them again, and the new bundle may
@@ -296,6 +298,7 @@ def discard_interrupted_writes(output: str, bootstrap_servers: str, topic: str) 
     old file would then hold a second copy of each of its dead letters. It is only
     deleted while the broker still holds the range's last record (same key and
     timestamp); after a log reset its records cannot be read again, so it is kept.
+    Temporary files (never renamed, never read) are deleted too.
     """
     discarded = []
     for (partition, first, last), paths in sorted(_range_files(output, topic).items()):
@@ -315,6 +318,14 @@ def discard_interrupted_writes(output: str, bootstrap_servers: str, topic: str) 
                 "%s[%d]: deleted %s, left by a write that was interrupted; offsets %d-%d are read again",
                 topic, partition, path, first, last,
             )  # fmt: skip
+    for folder in _FOLDERS.values():  # and the temporary files of writes that never got renamed
+        pattern = FileSystems.join(output, folder, f".{safe_topic(topic)}-*.tmp")
+        for metadata in FileSystems.match([pattern])[0].metadata_list:
+            match = _TEMPORARY_FILE.match(metadata.path.rsplit("/", 1)[-1])
+            name = match and _RANGE_FILE.match(match["name"])
+            if name and name["topic"] == safe_topic(topic):
+                FileSystems.delete([metadata.path])
+                discarded.append(metadata.path)
     return discarded
 
 

@@ -137,8 +137,13 @@ def test_interrupted_writes_are_deleted_while_the_broker_holds_their_records(bro
     # A crash after the dead letters of both ranges were renamed, before their articles were:
     for articles in (tmp_path / "articles").iterdir():
         articles.unlink()
+    temporary = tmp_path / "articles" / f".{range_name(topic_name, 0, 0, 1)}.0123abcd.tmp"
+    temporary.write_bytes(b"half a file")
+    of_another_topic = tmp_path / "articles" / f".{range_name(topic_name + '-eu', 0, 0, 1)}.0123abcd.tmp"
+    of_another_topic.write_bytes(b"half a file")
     discarded = discard_interrupted_writes(str(tmp_path), broker.bootstrap_servers, topic_name)
-    assert discarded == [str(interrupted)] and not interrupted.exists()
+    assert discarded == [str(interrupted), str(temporary)]
+    assert not interrupted.exists() and not temporary.exists() and of_another_topic.exists()
     assert [p.name for p in (tmp_path / "dead_letters").iterdir()] == [range_name(topic_name, 0, 5, 6)]
 
 
