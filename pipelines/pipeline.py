@@ -397,10 +397,15 @@ def run(argv: Sequence[str] | None = None) -> RunSummary:
     with _stop_on_signals():
         pipeline = beam.Pipeline(options=options)
         build(pipeline, options, run_id, read)
+        result = None
         try:
             result = pipeline.run()
             result.wait_until_finish()
         finally:
+            if hasattr(result, "client"):
+                # Beam's DaskRunner leaves its client open; it would try to reconnect
+                # for 30 s once the scheduler is gone, and log an error.
+                result.client.close()
             # The local runner does not always tear DoFns down: stop their workers here.
             nlp.shutdown_worker_pools()
             if reporter is not None:
