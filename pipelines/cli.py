@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -213,6 +214,10 @@ def _broker(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=9092)
     args = parser.parse_args(argv)
     broker = EmbeddedBroker(args.port, log_path="/dev/stderr").start()
+    # Explicit handlers: SIGTERM would otherwise end Python without stopping the broker,
+    # and a shell script's background job starts with SIGINT ignored.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _interrupt)
     print(f"embedded broker listening on {broker.bootstrap_servers} (Ctrl-C stops it)", flush=True)
     try:
         return broker.wait()
@@ -220,6 +225,10 @@ def _broker(argv: list[str]) -> int:
         return 0
     finally:
         broker.stop()
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
 
 
 # --- demo -----------------------------------------------------------------------------

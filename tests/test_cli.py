@@ -105,18 +105,44 @@ def test_ctrl_c_finishes_the_bundle_commits_and_exits_zero(broker, topic_name, t
     consumer.close()
 
 
-def test_broker_command_serves_kafka_in_the_foreground():
-    port = free_port()
+def start_broker_command(port: int, ignore_sigint: bool = False) -> subprocess.Popen:
+    """``claimstream broker`` in the foreground, once it says it listens."""
+    # A shell script's background job starts with SIGINT ignored; Python keeps that.
+    preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
     process = subprocess.Popen(
-        [*CLAIMSTREAM, "broker", "--port", str(port)], stdout=subprocess.PIPE, text=True
+        [*CLAIMSTREAM, "broker", "--port", str(port)], stdout=subprocess.PIPE, text=True, preexec_fn=preexec
     )
+    assert f"listening on 127.0.0.1:{port}" in process.stdout.readline()
+    return process
+
+
+@pytest.mark.parametrize(
+    "stop, ignore_sigint",
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "ctrl-c-in-a-background-job", "sigterm"],
+)
+def test_broker_command_serves_kafka_until_stopped(stop, ignore_sigint):
+    port = free_port()
+    process = start_broker_command(port, ignore_sigint)
     try:
-        assert f"listening on 127.0.0.1:{port}" in process.stdout.readline()
         kafka.ensure_topic(f"127.0.0.1:{port}", "hello", 1)
         assert kafka.list_partitions(f"127.0.0.1:{port}", "hello") == [0]
+        process.send_signal(stop)
+        assert process.wait(timeout=15) == 0
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
+        process.kill()
+    assert not kafka.reachable(f"127.0.0.1:{port}"), "the broker outlived the command"
+
+
+def test_broker_dies_with_a_killed_command():
+    port = free_port()
+    process = start_broker_command(port)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while kafka.reachable(f"127.0.0.1:{port}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not kafka.reachable(f"127.0.0.1:{port}"), "the broker outlived the command"
 
 
 @pytest.mark.parametrize("command", ["run", "produce", "inspect", "broker", "demo"])
