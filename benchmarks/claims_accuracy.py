@@ -8,7 +8,8 @@ Check-worthiness: the shipped model on the ClaimBuster held-out split (stratifie
 Speakers: `gold.jsonl` was used to develop the rules; `heldout.jsonl` and
 `heldout2.jsonl` were written afterwards, scored, then used for a second round of
 rules; `heldout3.jsonl` was written before that round and never tuned on: its
-figures are the honest ones.
+figures are the honest ones. `heldout4.jsonl` was scored once (0.949 speaker,
+0.897 with type), then used for a third round.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"check-worthiness: skipped, no labeled data at {args.data} (--data)")
 
     spacy_nlp = nlp.load_model()
-    for name in ("gold.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl"):
+    for name in ("gold.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl"):
         path = FOLDER / name
         articles = path.read_text("utf-8").splitlines()
         labels = sum(len(json.loads(line)["labels"]) for line in articles)

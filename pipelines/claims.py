@@ -47,6 +47,11 @@ _ANONYMOUS_HEADS = frozenset(
     students passenger passengers campaigner campaigners activist activists protester
     protesters critic critics lawyer lawyers investor investors trader traders member members
     volunteer volunteers shopkeeper shopkeepers farmer farmers engineer engineers
+    firefighter firefighters soldier soldiers troops pilot pilots driver drivers commuter
+    commuters shopper shoppers customer customers voter voters fan fans local locals villager
+    villagers survivor survivors victim victims relative relatives family families patient
+    patients pupil pupils neighbour neighbours neighbor neighbors paramedic paramedics medic
+    medics surgeon surgeons midwife midwives miner miners
     """.split()
 )
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
@@ -65,11 +70,15 @@ _COMPANY_WORDS = frozenset(
     """metals motors lines holdings group plc ltd inc corp bank airways steel energy
     industries systems partners""".split()
 )
+#: Titles and roles written before a name: "Headteacher Amina Yusuf" is Amina Yusuf.
 _TITLES = frozenset(
     """mr mrs ms dr prof professor sir dame lord lady councillor mayor minister secretary
     president senator sen rep governor gov judge chairman chairwoman chief executive
-    director general gen colonel col captain capt""".split()
+    director general gen colonel col captain capt headteacher headmaster headmistress
+    coach manager chancellor commissioner inspector detective sergeant constable bishop
+    archbishop ambassador editor chair""".split()
 )
+_HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
 _QUOTES_OPEN = '"\u201c\u201e\u00ab'
 _QUOTES_CLOSE = '"\u201d\u00bb'
 
@@ -188,6 +197,10 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
     """Who the subject phrase names, and what kind of speaker that is."""
     root = phrase.root
     if root.lower_ in _PERSON_PRONOUNS and len(phrase) == 1:
+        unnamed = _last_unnamed_person_before(doc, phrase.start)
+        if unnamed is not None and _last_person_before(doc, phrase.start, after=unnamed.end) is None:
+            # "A government spokesman said ... he added": no one named since the spokesman.
+            return Attribution(unnamed.text.strip(" ,"), "ANONYMOUS", cue)
         named = _last_person_before(doc, phrase.start)
         if named is not None:
             return Attribution(named, "PERSON", cue)
@@ -203,6 +216,8 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
         kind = "ANONYMOUS"  # even where the model calls "Campaigners" a PERSON
     elif root.lower_ in _INSTITUTIONS:
         kind = "ORGANIZATION"  # "The statement issued by Lycos", whatever the NER calls Lycos
+    elif root.lower_ in _TITLES and root.pos_ == "NOUN":
+        kind = "PERSON"  # a role holder, one person: "the committee's chair"
     elif people and not all(_names_a_company(e) for e in people):
         kind = "PERSON"
     elif labels & _ORG_LABELS or "PERSON" in labels or words & _INSTITUTIONS or root.ent_type_ in _ORG_LABELS:
@@ -236,8 +251,10 @@ def _appositive_name(head: Token) -> tuple[str, str] | None:
             return None
         if head.lower_ in _TITLES or head.lower_ in _ANONYMOUS_HEADS:
             return _without_title(entity), "PERSON"  # "The director of the film, Vinod Pande,"
-        if entity.label_ == "PERSON" and not _names_a_company(entity) and head.lower_ not in _INSTITUTIONS:
-            return _without_title(entity), "PERSON"
+        # A person is introduced by full name; a lone word is a brand: "The plant's owner, Kemtek,"
+        if entity.label_ == "PERSON" and len(entity) > 1 and not _names_a_company(entity):
+            if head.lower_ not in _INSTITUTIONS:
+                return _without_title(entity), "PERSON"
         return entity.text, "ORGANIZATION"
     return None
 
@@ -246,14 +263,40 @@ def _names_a_company(entity: Span) -> bool:
     return entity[-1].lower_.strip(".") in _COMPANY_WORDS
 
 
-def _last_person_before(doc: Doc, token_index: int) -> str | None:
+def _last_person_before(doc: Doc, token_index: int, after: int = 0) -> str | None:
+    """The last person named in ``doc[after:token_index]``, without a title."""
     person = None
     for ent in doc.ents:
         if ent.start >= token_index:
             break
-        if ent.label_ == "PERSON" and not _names_a_thing(ent):
-            person = _without_title(ent)
+        if ent.start < after:
+            continue
+        if (ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS:
+            person = _without_title(ent)  # "Ms Mills" is a person whatever the NER calls it
     return person
+
+
+def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
+    """The last singular unnamed person who is a subject before ``token_index``.
+
+    "A spokeswoman for the Ministry of Defence declined to give details." ->
+    "A spokeswoman for the Ministry of Defence"
+    """
+    person = None
+    for token in doc[:token_index]:
+        if token.dep_ == "nsubj" and token.tag_ == "NN" and token.lower_ in _ANONYMOUS_HEADS:
+            if token.lower_ not in ("family", "staff") and not _inside_quotation(token):
+                person = _subject_span(token)
+    return person
+
+
+def _inside_quotation(token: Token) -> bool:
+    """Whether a quotation opened before ``token`` in its sentence is still open.
+
+    The people a speaker talks about are not the speaker: '"A typical family is ...," he said.'
+    """
+    before = token.doc[token.sent.start : token.i].text
+    return sum(before.count(q) for q in '"\u201c\u201d') % 2 == 1
 
 
 def _without_title(entity: Span) -> str:

@@ -72,6 +72,19 @@ def claim_for(claims: list[dict], fragment: str) -> dict:
             "said",
         ),
         ("The club said the striker had signed a four-year contract.", "The club", "ORGANIZATION", "said"),
+        # A role holder is one person; a lone word set off by commas is a brand, not a person.
+        (
+            "The committee's chair said the budget was 20% short.",
+            "The committee's chair",
+            "PERSON",
+            "said",
+        ),
+        (
+            "The mill's owner, Brennick, said 120 jobs would go.",
+            "Brennick",
+            "ORGANIZATION",
+            "said",
+        ),
     ],
 )
 def test_speaker_attribution(sentence, speaker, speaker_type, cue, spacy_nlp):
@@ -105,6 +118,23 @@ def test_he_said_resolves_to_the_last_person_named(spacy_nlp):
     quote_end = claim_for(claims, "Now the bills have come due")
     assert quote_end["speaker"] == quote_start["speaker"] == "John Alvarez"
     assert quote_end["speaker_type"] == "PERSON" and quote_end["quoted"]
+
+
+def test_he_said_after_an_unnamed_source_is_that_source(spacy_nlp):
+    claims = claims_of(
+        "Ferry Sailings Cut\n\n"
+        "Captain Ruth Mills said the ferry had been full all summer.\n\n"
+        "A spokesman for the port declined to comment on the figures. "
+        "He said only that 14 sailings had been cancelled.\n\n"
+        'Ms Mills said: "A typical passenger waits two hours." She said 30 deckhands had quit.',
+        spacy_nlp,
+    )
+    source = claim_for(claims, "14 sailings had been cancelled")
+    assert (source["speaker"], source["speaker_type"]) == ("A spokesman for the port", "ANONYMOUS")
+    # "Ms Mills" is a person whatever the NER calls it, and someone she talks about,
+    # inside the quotation, is not who "she" is.
+    named = claim_for(claims, "30 deckhands had quit")
+    assert (named["speaker"], named["speaker_type"]) == ("Ms Mills", "PERSON")
 
 
 def test_passive_reporting_verb_names_no_speaker(spacy_nlp):
@@ -142,6 +172,7 @@ ATTRIBUTION = Path(__file__).parent / "fixtures" / "attribution"
         ("heldout2.jsonl", True, 0.90),  # written before the second round, which was tuned on it
         ("heldout3.jsonl", False, 0.90),  # written before the second round, never tuned on
         ("heldout3.jsonl", True, 0.90),
+        ("heldout4.jsonl", True, 0.90),  # scored 0.897 before the third round, which was tuned on it
     ],
 )
 def test_attribution_precision_and_recall_floors(spacy_nlp, name, with_type, floor):
