@@ -276,9 +276,10 @@ def _complete_metadata(paths: dict[str, str]) -> tuple[bool, dict]:
 def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
     """For each partition of ``topic``: the end of its last complete offset range in the files."""
     points: dict[int, ResumePoint] = {}
-    by_last = sorted(_range_files(output, topic).items(), key=lambda item: item[0][2])
-    for (partition, _first, last), paths in by_last:
-        if partition in points and points[partition].next_offset > last:
+    # Newest first: a partition's metadata is read only down to its last complete range.
+    newest_first = sorted(_range_files(output, topic).items(), key=lambda item: item[0][2], reverse=True)
+    for (partition, _first, last), paths in newest_first:
+        if partition in points:
             continue
         complete, meta = _complete_metadata(paths)
         if complete:
@@ -302,6 +303,8 @@ def discard_interrupted_writes(output: str, bootstrap_servers: str, topic: str) 
     """
     discarded = []
     for (partition, first, last), paths in sorted(_range_files(output, topic).items()):
+        if records.ARTICLE in paths:
+            continue  # complete, no need to read it
         complete, meta = _complete_metadata(paths)
         if complete:
             continue
