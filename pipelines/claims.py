@@ -54,6 +54,8 @@ _ANONYMOUS_HEADS = frozenset(
     medics surgeon surgeons midwife midwives miner miners
     """.split()
 )
+#: Singular nouns for a group of people: never what "he" or "she" stands for.
+_COLLECTIVE_HEADS = frozenset({"family", "staff"})
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
 #: Nouns that make a speaker an institution even without a recognized name.
 _INSTITUTIONS = frozenset(
@@ -285,7 +287,7 @@ def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
     person = None
     for token in doc[:token_index]:
         if token.dep_ == "nsubj" and token.tag_ == "NN" and token.lower_ in _ANONYMOUS_HEADS:
-            if token.lower_ not in ("family", "staff") and not _inside_quotation(token):
+            if token.lower_ not in _COLLECTIVE_HEADS and not _inside_quotation(token):
                 person = _subject_span(token)
     return person
 

@@ -261,16 +261,17 @@ def _range_files(output: str, topic: str) -> dict[tuple[int, int, int], dict[str
     return ranges
 
 
-def _complete_metadata(paths: dict[str, str]) -> tuple[bool, dict]:
-    """Whether a range's files are complete, and their metadata.
+def _range_end(last: int, paths: dict[str, str]) -> tuple[bool, ResumePoint]:
+    """Whether a range's files are complete, and the point right after the range.
 
     A range is complete when its articles file exists (it is renamed last), or when
     its dead-letters file exists and says the range had no articles.
     """
-    if records.ARTICLE in paths:
-        return True, read_metadata(paths[records.ARTICLE])
-    meta = read_metadata(paths[records.DEAD_LETTER])
-    return meta.get("articles", "0") == "0", meta
+    complete = records.ARTICLE in paths
+    meta = read_metadata(paths[records.ARTICLE if complete else records.DEAD_LETTER])
+    complete = complete or meta.get("articles", "0") == "0"
+    timestamp = meta.get("last_timestamp_ms")
+    return complete, ResumePoint(last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None)
 
 
 def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
@@ -281,12 +282,9 @@ def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
     for (partition, _first, last), paths in newest_first:
         if partition in points:
             continue
-        complete, meta = _complete_metadata(paths)
+        complete, end = _range_end(last, paths)
         if complete:
-            timestamp = meta.get("last_timestamp_ms")
-            points[partition] = ResumePoint(
-                last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None
-            )
+            points[partition] = end
     return points
 
 
@@ -305,14 +303,10 @@ def discard_interrupted_writes(output: str, bootstrap_servers: str, topic: str) 
     for (partition, first, last), paths in sorted(_range_files(output, topic).items()):
         if records.ARTICLE in paths:
             continue  # complete, no need to read it
-        complete, meta = _complete_metadata(paths)
-        if complete:
-            continue
-        timestamp = meta.get("last_timestamp_ms")
-        if not kafka.holds_record(
-            bootstrap_servers, topic, partition, last, meta.get("last_key", ""),
-            int(timestamp) if timestamp else None,
-        ):  # fmt: skip
+        complete, end = _range_end(last, paths)
+        if complete or not kafka.holds_record(
+            bootstrap_servers, topic, partition, last, end.last_key, end.last_timestamp_ms
+        ):
             continue
         for path in paths.values():
             FileSystems.delete([path])
