@@ -19,7 +19,7 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=["pipelines", "pipelines.schemas", "pipelines.samples", "pipelines.models"],
+    packages=["pipelines", "pipelines.claims", "pipelines.schemas", "pipelines.samples", "pipelines.models"],
     package_dir={"pipelines": "pipelines", "pipelines.schemas": "schemas"},
     package_data={
         "pipelines.schemas": ["*.avsc"],

@@ -1,6 +1,6 @@
 """How far a fine-tuned transformer gets on check-worthiness, and what it costs.
 
-The shipped model is linear (pipelines/checkworthiness.py). This script measures the
+The shipped model is linear (pipelines/claims/checkworthiness.py). This script measures the
 alternative the issue asks about, on the same split the shipped model reports:
 
 1. split the ClaimBuster data as ``claimstream train-checkworthiness`` does (stratified
@@ -42,11 +42,12 @@ import time
 import zipfile
 from pathlib import Path
 
-from pipelines import checkworthiness, nlp
+from pipelines import nlp
+from pipelines.claims import checkworthiness
+from pipelines.claims.train import held_out_split, prf, read_data
 from pipelines.cli import article_files
 from pipelines.parse import parse_article
 from pipelines.source import Message
-from pipelines.train import held_out_split, prf, read_data
 
 SEED = 13
 BATCH = 32

@@ -263,7 +263,7 @@ def _demo(argv: list[str]) -> int:
 
 
 def _score_sentences(argv: list[str]) -> int:
-    from pipelines import checkworthiness
+    from pipelines.claims import checkworthiness
 
     parser = argparse.ArgumentParser(
         prog="claimstream score-sentences",
@@ -285,7 +285,7 @@ def _score_sentences(argv: list[str]) -> int:
 def _train(argv: list[str]) -> int:
     import json
 
-    from pipelines import train
+    from pipelines.claims import train
 
     parser = argparse.ArgumentParser(
         prog="claimstream train-checkworthiness",

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from pipelines import checkworthiness, nlp, train
+from pipelines import nlp
+from pipelines.claims import checkworthiness, train
 from pipelines.parse import parse_article
 from pipelines.source import Message
 

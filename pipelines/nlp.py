@@ -26,8 +26,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from pipelines import checkworthiness, claims, records
-from pipelines.checkworthiness import CheckWorthinessModel
+from pipelines import claims, records
+from pipelines.claims import checkworthiness
+from pipelines.claims.checkworthiness import CheckWorthinessModel
 from pipelines.parse import Article
 
 _LOG = logging.getLogger(__name__)

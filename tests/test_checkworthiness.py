@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from pipelines import checkworthiness, evaluation, nlp, train
+from pipelines import evaluation, nlp
+from pipelines.claims import checkworthiness, train
 from pipelines.parse import parse_article
 from pipelines.source import Message
 

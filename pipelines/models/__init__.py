@@ -1,1 +1,1 @@
-"""Trained model files shipped with the package (see pipelines/train.py)."""
+"""Trained model files shipped with the package (see pipelines/claims/train.py)."""

@@ -1,27 +1,17 @@
-"""Claims: check-worthy sentences, and who makes them.
+"""Who makes a claim: the speaker of a sentence, from its dependency parse.
 
-A claim is a sentence that asserts something checkable or that is attributed to a
-speaker. Each gets:
-
-- ``score``: check-worthiness in 0..1 from the trained model (pipelines/checkworthiness.py);
-  a sentence at or above the model's threshold is a claim even without a speaker;
-- ``speaker`` / ``speaker_type`` / ``cue``: from the dependency parse: the subject
-  of a reporting verb ("A senior US official confirmed ..."), its inverted form
-  ("..., said Ms Hewitt."), or "According to X, ...". "he"/"she" resolve to the
-  most recent person named before them in the article;
-- ``quoted``: the claim is (part of) a direct quotation. A quotation that runs
-  over several sentences keeps the speaker named at its start or end.
+The subject of a reporting verb ("A senior US official confirmed ..."), its
+inverted form ("..., said Ms Hewitt."), "According to X, ...", a name in
+apposition ("Its spokesman, Jan Weber, said"). "he"/"she" resolve to the most
+recent person named before them in the article, or to the unnamed source just
+introduced.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
 from spacy.tokens import Doc, Span, Token
-
-from pipelines import checkworthiness
-from pipelines.checkworthiness import CheckWorthinessModel
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -81,8 +71,6 @@ _TITLES = frozenset(
     archbishop ambassador editor chair""".split()
 )
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
-_QUOTES_OPEN = '"\u201c\u201e\u00ab'
-_QUOTES_CLOSE = '"\u201d\u00bb'
 
 
 @dataclasses.dataclass
@@ -92,48 +80,11 @@ class Attribution:
     cue: str | None = None
 
 
-def find_claims(
-    doc: Doc, sentences: Sequence[dict], article_id: str, model: CheckWorthinessModel | None = None
-) -> list[dict]:
-    """The ``Claim`` records of one article: check-worthy or attributed sentences.
-
-    >>> # "The New York Times revealed that 40 bases were targeted." ->
-    >>> # [{"speaker": "The New York Times", "speaker_type": "ORGANIZATION", "cue": "revealed", ...}]
-    """
-    model = model or checkworthiness.load_model()
-    spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
-    quoted = _quotation_flags(sentences)
-    attributions = [_attribute(span, doc) if span is not None else Attribution() for span in spans]
-    _spread_over_quotations(attributions, quoted, sentences)
-
-    result = []
-    for sentence, span, attribution, is_quoted in zip(sentences, spans, attributions, quoted, strict=True):
-        if span is None:
-            continue
-        score = round(model.score(sentence["text"]), 4)
-        if score < model.threshold and attribution.speaker is None:
-            continue
-        result.append(
-            {
-                "claim_id": f"{article_id}:{sentence['index']}",
-                "sentence": sentence["index"],
-                "text": sentence["text"],
-                "start": sentence["start"],
-                "end": sentence["end"],
-                "score": score,
-                "speaker": attribution.speaker,
-                "speaker_type": attribution.speaker_type,
-                "cue": attribution.cue,
-                "quoted": is_quoted,
-            }
-        )
-    return result
+# --- Rules ----------------------------------------------------------------------
 
 
-# --- Attribution ----------------------------------------------------------------------
-
-
-def _attribute(span: Span, doc: Doc) -> Attribution:
+def attribute(span: Span, doc: Doc) -> Attribution:
+    """The speaker of one sentence ``span`` of ``doc``, or an empty :class:`Attribution`."""
     according = _according_to(span)
     if according is not None:
         return _describe(according, "according to", doc)
@@ -307,89 +258,3 @@ def _without_title(entity: Span) -> str:
     while len(tokens) > 2 and tokens[0].lower_.rstrip(".") in _TITLES:
         tokens = tokens[1:]
     return entity.doc[tokens[0].i : tokens[-1].i + 1].text
-
-
-# --- Quotations -----------------------------------------------------------------------
-
-
-def _quotation_flags(sentences: Sequence[dict]) -> list[bool]:
-    """Whether each sentence is part of a direct quotation, tracking open quotes."""
-    flags = []
-    open_quote = False
-    paragraph = None
-    for s in sentences:
-        if s["paragraph"] != paragraph:
-            paragraph, open_quote = s["paragraph"], False
-        text = s["text"]
-        inside = open_quote
-        for i, char in enumerate(text):
-            if char == '"':
-                opening = _opens(text, i) if not open_quote else False
-                open_quote, inside = (True, True) if opening else (False, inside)
-            elif char in _QUOTES_OPEN:
-                open_quote, inside = True, True
-            elif char in _QUOTES_CLOSE:
-                open_quote = False
-        flags.append(inside or _is_quote_sentence(text))
-        # An unclosed quote at a sentence end carries over (and over a line break).
-    return flags
-
-
-def _opens(text: str, i: int) -> bool:
-    """A straight quote opens when nothing word-like is right before it.
-
-    '"We held prices," he said' opens at 0; 'the whole problem," the official said'
-    closes (a comma before it), even at the start of a paragraph.
-    """
-    before = text[i - 1] if i > 0 else " "
-    after = text[i + 1] if i + 1 < len(text) else " "
-    return (before.isspace() or before in "([\u2014\u2013-:") and not after.isspace()
-
-
-def _is_quote_sentence(text: str) -> bool:
-    return any(q in text for q in _QUOTES_OPEN + _QUOTES_CLOSE)
-
-
-def _spread_over_quotations(
-    attributions: list[Attribution], quoted: Sequence[bool], sentences: Sequence[dict]
-) -> None:
-    """Give every sentence of a quotation run the speaker named in it.
-
-    A run is a stretch of consecutive quoted sentences in one paragraph, or one
-    whose quotation is still open when the paragraph ends: "“A.” “B,” she said." and
-    "“A,” said X. “B.”" both give A and B the same speaker.
-    """
-    i = 0
-    while i < len(quoted):
-        if not quoted[i]:
-            i += 1
-            continue
-        j = i
-        while (
-            j + 1 < len(quoted)
-            and quoted[j + 1]
-            and (
-                sentences[j + 1]["paragraph"] == sentences[j]["paragraph"]
-                or _continues_quote(sentences[j]["text"])
-            )
-        ):
-            j += 1
-        speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)
-        if speaker is not None:
-            for k in range(i, j + 1):
-                if attributions[k].speaker is None:
-                    attributions[k] = speaker
-        i = j + 1
-
-
-def _continues_quote(text: str) -> bool:
-    """A sentence whose quotation is still open at its end."""
-    depth = 0
-    for char in text:
-        if char in "\u201c\u201e\u00ab":
-            depth += 1
-        elif char in "\u201d\u00bb":
-            depth = max(0, depth - 1)
-        elif char == '"':
-            depth = 0 if depth else 1
-    return depth > 0

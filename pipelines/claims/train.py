@@ -21,7 +21,7 @@ import random
 import time
 from pathlib import Path
 
-from pipelines.checkworthiness import (
+from pipelines.claims.checkworthiness import (
     CheckWorthinessModel,
     FeatureBlock,
     default_model_path,

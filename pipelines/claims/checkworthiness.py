@@ -5,7 +5,7 @@ word 1-2-grams (lower case, digits folded to 0) and character 2-5-grams inside
 word boundaries. Features from the text alone make a sentence's score the same
 wherever it is scored: in the pipeline or by ``claimstream score-sentences``.
 
-It is trained by ``claimstream train-checkworthiness`` (pipelines/train.py, with
+It is trained by ``claimstream train-checkworthiness`` (pipelines/claims/train.py, with
 scikit-learn) on the ClaimBuster sentences and shipped as a small gzipped JSON file
 in ``pipelines/models``; scoring needs nothing but this module.
 

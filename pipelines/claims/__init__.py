@@ -1,0 +1,63 @@
+"""Claims: check-worthy sentences, and who makes them.
+
+A claim is a sentence that asserts something checkable or that is attributed to a
+speaker. Each gets:
+
+- ``score``: check-worthiness in 0..1 from the trained model (:mod:`pipelines.claims.checkworthiness`);
+  a sentence at or above the model's threshold is a claim even without a speaker;
+- ``speaker`` / ``speaker_type`` / ``cue``: from the dependency parse: the subject
+  of a reporting verb ("A senior US official confirmed ..."), its inverted form
+  ("..., said Ms Hewitt."), or "According to X, ...". "he"/"she" resolve to the
+  most recent person named before them in the article;
+- ``quoted``: the claim is (part of) a direct quotation. A quotation that runs
+  over several sentences keeps the speaker named at its start or end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from spacy.tokens import Doc
+
+from pipelines.claims import checkworthiness
+from pipelines.claims.attribution import Attribution, attribute
+from pipelines.claims.checkworthiness import CheckWorthinessModel
+from pipelines.claims.quotations import quotation_flags, spread_over_quotations
+
+
+def find_claims(
+    doc: Doc, sentences: Sequence[dict], article_id: str, model: CheckWorthinessModel | None = None
+) -> list[dict]:
+    """The ``Claim`` records of one article: check-worthy or attributed sentences.
+
+    >>> # "The New York Times revealed that 40 bases were targeted." ->
+    >>> # [{"speaker": "The New York Times", "speaker_type": "ORGANIZATION", "cue": "revealed", ...}]
+    """
+    model = model or checkworthiness.load_model()
+    spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
+    quoted = quotation_flags(sentences)
+    attributions = [attribute(span, doc) if span is not None else Attribution() for span in spans]
+    spread_over_quotations(attributions, quoted, sentences)
+
+    result = []
+    for sentence, span, attribution, is_quoted in zip(sentences, spans, attributions, quoted, strict=True):
+        if span is None:
+            continue
+        score = round(model.score(sentence["text"]), 4)
+        if score < model.threshold and attribution.speaker is None:
+            continue
+        result.append(
+            {
+                "claim_id": f"{article_id}:{sentence['index']}",
+                "sentence": sentence["index"],
+                "text": sentence["text"],
+                "start": sentence["start"],
+                "end": sentence["end"],
+                "score": score,
+                "speaker": attribution.speaker,
+                "speaker_type": attribution.speaker_type,
+                "cue": attribution.cue,
+                "quoted": is_quoted,
+            }
+        )
+    return result

@@ -1,0 +1,100 @@
+"""Direct quotations: which sentences are quoted, and who speaks a quotation run.
+
+A quotation that runs over several sentences keeps the speaker named at its start
+or end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipelines.claims.attribution import Attribution
+
+_QUOTES_OPEN = '"\u201c\u201e\u00ab'
+_QUOTES_CLOSE = '"\u201d\u00bb'
+
+
+# --- Quotations -----------------------------------------------------------------------
+
+
+def quotation_flags(sentences: Sequence[dict]) -> list[bool]:
+    """Whether each sentence is part of a direct quotation, tracking open quotes."""
+    flags = []
+    open_quote = False
+    paragraph = None
+    for s in sentences:
+        if s["paragraph"] != paragraph:
+            paragraph, open_quote = s["paragraph"], False
+        text = s["text"]
+        inside = open_quote
+        for i, char in enumerate(text):
+            if char == '"':
+                opening = _opens(text, i) if not open_quote else False
+                open_quote, inside = (True, True) if opening else (False, inside)
+            elif char in _QUOTES_OPEN:
+                open_quote, inside = True, True
+            elif char in _QUOTES_CLOSE:
+                open_quote = False
+        flags.append(inside or _is_quote_sentence(text))
+        # An unclosed quote at a sentence end carries over (and over a line break).
+    return flags
+
+
+def _opens(text: str, i: int) -> bool:
+    """A straight quote opens when nothing word-like is right before it.
+
+    '"We held prices," he said' opens at 0; 'the whole problem," the official said'
+    closes (a comma before it), even at the start of a paragraph.
+    """
+    before = text[i - 1] if i > 0 else " "
+    after = text[i + 1] if i + 1 < len(text) else " "
+    return (before.isspace() or before in "([\u2014\u2013-:") and not after.isspace()
+
+
+def _is_quote_sentence(text: str) -> bool:
+    return any(q in text for q in _QUOTES_OPEN + _QUOTES_CLOSE)
+
+
+def spread_over_quotations(
+    attributions: list[Attribution], quoted: Sequence[bool], sentences: Sequence[dict]
+) -> None:
+    """Give every sentence of a quotation run the speaker named in it.
+
+    A run is a stretch of consecutive quoted sentences in one paragraph, or one
+    whose quotation is still open when the paragraph ends: "“A.” “B,” she said." and
+    "“A,” said X. “B.”" both give A and B the same speaker.
+    """
+    i = 0
+    while i < len(quoted):
+        if not quoted[i]:
+            i += 1
+            continue
+        j = i
+        while (
+            j + 1 < len(quoted)
+            and quoted[j + 1]
+            and (
+                sentences[j + 1]["paragraph"] == sentences[j]["paragraph"]
+                or _continues_quote(sentences[j]["text"])
+            )
+        ):
+            j += 1
+        speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)
+        if speaker is not None:
+            for k in range(i, j + 1):
+                if attributions[k].speaker is None:
+                    attributions[k] = speaker
+        i = j + 1
+
+
+def _continues_quote(text: str) -> bool:
+    """A sentence whose quotation is still open at its end."""
+    depth = 0
+    for char in text:
+        if char in "\u201c\u201e\u00ab":
+            depth += 1
+        elif char in "\u201d\u00bb":
+            depth = max(0, depth - 1)
+        elif char == '"':
+            depth = 0 if depth else 1
+    return depth > 0
