@@ -8,7 +8,7 @@ as the package `pipelines.schemas`.
 import re
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 VERSION = re.search(r'__version__ = "([^"]+)"', Path("pipelines/__init__.py").read_text()).group(1)
 
@@ -19,7 +19,7 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=["pipelines", "pipelines.claims", "pipelines.schemas", "pipelines.samples", "pipelines.models"],
+    packages=[*find_packages(include=["pipelines", "pipelines.*"]), "pipelines.schemas"],
     package_dir={"pipelines": "pipelines", "pipelines.schemas": "schemas"},
     package_data={
         "pipelines.schemas": ["*.avsc"],

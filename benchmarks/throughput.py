@@ -36,8 +36,9 @@ import fastavro
 
 from pipelines import kafka, nlp
 from pipelines.broker import EmbeddedBroker
+from pipelines.kafka import KafkaConfig
 from pipelines.parse import parse_article
-from pipelines.source import Message
+from pipelines.records import Message
 
 ROOT = Path(__file__).resolve().parent.parent
 BBC = ROOT.parent / "shared" / "samples" / "bbc"
@@ -232,10 +233,10 @@ def pipeline_run(bootstrap: str, topic: str, count: int, words: int, folder: Pat
 
 def latency(bootstrap: str, articles, per_second: float, seconds: float, folder: Path) -> dict:
     topic = "latency"
-    kafka.ensure_topic(bootstrap, topic, 2)
+    kafka.ensure_topic(KafkaConfig.of(bootstrap), topic, 2)
     process = start_pipeline(bootstrap, topic, "latency", folder)
     time.sleep(8)  # start-up: model loads; not part of a record's latency
-    producer = kafka.new_producer(bootstrap)
+    producer = kafka.new_producer(KafkaConfig.of(bootstrap))
     sent = 0
     started = time.monotonic()
     while time.monotonic() - started < seconds:
@@ -269,12 +270,12 @@ def latency(bootstrap: str, articles, per_second: float, seconds: float, folder:
 
 def soak(bootstrap: str, articles, count: int, folder: Path) -> dict:
     topic = "soak"
-    kafka.ensure_topic(bootstrap, topic, 2)
+    kafka.ensure_topic(KafkaConfig.of(bootstrap), topic, 2)
     batch = [
         (f"{i}-{articles[i % len(articles)][0]}".encode(), articles[i % len(articles)][1])
         for i in range(count)
     ]
-    kafka.publish(bootstrap, topic, batch)
+    kafka.publish(KafkaConfig.of(bootstrap), topic, batch)
     process = start_pipeline(bootstrap, topic, "soak", folder, "--until-idle", "5")
     sampler = MemorySampler(process.pid, every=1.0)
     sampler.start()
@@ -329,8 +330,8 @@ def main(argv: list[str]) -> int:
     print("1. raw spaCy")
     report["raw_spacy"] = raw_spacy(texts, words)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        kafka.ensure_topic(broker.bootstrap_servers, "bench", 2)
-        kafka.publish(broker.bootstrap_servers, "bench", [(n.encode(), b) for n, b in articles])
+        kafka.ensure_topic(broker.config, "bench", 2)
+        kafka.publish(broker.config, "bench", [(n.encode(), b) for n, b in articles])
         print("2. naive consumer")
         report["naive"] = naive_consumer(broker.bootstrap_servers, "bench", len(articles), words, Path(tmp))
         print("3. pipeline")

@@ -19,12 +19,10 @@ import subprocess
 import sys
 import time
 
+from pipelines.errors import BrokerError
+
 _LOG = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-class BrokerError(RuntimeError):
-    """The embedded broker could not be started; the message says why."""
 
 
 def free_port() -> int:
@@ -52,6 +50,13 @@ class EmbeddedBroker:
         self._log_path = log_path or os.devnull
         self._process: subprocess.Popen | None = None
 
+    @property
+    def config(self):
+        """How clients connect to it."""
+        from pipelines.kafka import KafkaConfig
+
+        return KafkaConfig.of(self.bootstrap_servers)
+
     def command(self) -> list[str]:
         url = f"tcp://127.0.0.1:{self.port}"
         return [
@@ -67,7 +72,7 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         if _port_open(self.port):
-            raise BrokerError(f"port {self.port} on 127.0.0.1 is already in use (--port)")
+            raise BrokerError(f"port {self.port} on 127.0.0.1 is already in use", setting="port")
         log = open(self._log_path, "ab")
         self._process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent()

@@ -1,4 +1,4 @@
-"""The ``claimstream`` command.
+"""The ``claimstream`` command: the edge where command lines become calls.
 
     claimstream run --bootstrap-servers 127.0.0.1:9092 --topic articles --output out/
     claimstream run --input 'articles/*.txt' --output out/
@@ -7,7 +7,8 @@
     claimstream broker --port 9092
     claimstream demo
 
-Every error a user can cause ends in one line naming what is at fault, exit code 2.
+Every error a user can cause is a :class:`~pipelines.errors.ClaimstreamError`,
+caught in :func:`main` alone: one line naming what is at fault, exit code 2.
 """
 
 from __future__ import annotations
@@ -19,65 +20,102 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from pipelines.errors import ClaimstreamError, InputError
+
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: How the settings that errors name are spelled on the command line.
+FLAGS = {
+    "bootstrap_servers": "--bootstrap-servers",
+    "topic": "--topic",
+    "input": "--input",
+    "output": "--output",
+    "spacy_model": "--spacy-model",
+    "schema_registry_url": "--schema-registry-url",
+    "port": "--port",
+}
 
 
-class UsageError(Exception):
-    """A user error outside the pipeline's own options (a path, a port)."""
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other error here."""
+
+    def error(self, message: str) -> None:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _configure_logging()
-    parser = _parser()
-    if not argv or argv[0] in ("-h", "--help"):
-        parser.print_help()
-        return 0 if argv else EXIT_USAGE
-    command, rest = argv[0], argv[1:]
-    handlers = {
-        "run": _run,
-        "produce": _produce,
-        "inspect": _inspect,
-        "broker": _broker,
-        "demo": _demo,
-        "score-sentences": _score_sentences,
-        "train-checkworthiness": _train,
-    }
-    if command not in handlers:
-        parser.error(f"unknown command {command!r}; choose from {', '.join(handlers)}")
-    from pipelines.broker import BrokerError
-    from pipelines.kafka import KafkaError
-    from pipelines.pipeline import OptionsError
-
+    # The run options import Beam and spaCy: only for `run`, so that the other commands start fast.
+    parser = build_parser(with_run_options=argv[:1] == ["run"])
+    if not argv:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    commands = _commands(parser)
+    if not argv[0].startswith("-") and argv[0] not in commands:
+        parser.error(f"unknown command {argv[0]!r}; choose from {', '.join(commands)}")
+    args, extra = parser.parse_known_args(argv)
+    if extra and not args.passes_through:
+        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return handlers[command](rest)
-    except (UsageError, OptionsError, KafkaError, BrokerError) as e:
-        print(f"claimstream {command}: error: {e}", file=sys.stderr)
+        return args.handler(args, argv[1:])
+    except ClaimstreamError as e:
+        print(f"claimstream {args.command}: error: {_describe(e)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"claimstream {command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"claimstream {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="claimstream",
-        description="Streaming claim-and-entity extraction for news feeds (Apache Beam).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=(
-            "commands:\n"
-            "  run       run the pipeline on a Kafka topic or on files (--help for options)\n"
-            "  produce   publish article files to a topic\n"
-            "  inspect   print Avro output as JSON lines\n"
-            "  broker    run the embedded Kafka-compatible broker in the foreground\n"
-            "  demo      embedded broker + sample articles + pipeline, then a summary\n"
-            "  score-sentences        check-worthiness of each stdin line: score<TAB>sentence\n"
-            "  train-checkworthiness  retrain the check-worthiness model (needs the [train] extra)\n"
-            "  score-sentences        check-worthiness of each stdin line: score<TAB>sentence\n"
-            "  train-checkworthiness  retrain the check-worthiness model (needs [train] extras)\n"
-        ),
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(subparsers.choices)
+
+
+def _describe(error: ClaimstreamError) -> str:
+    """The error's line, with the command-line flag of the setting at fault."""
+    message = str(error)
+    flag = FLAGS.get(error.setting or "")
+    return f"{message} ({flag})" if flag and flag not in message else message
+
+
+def build_parser(with_run_options: bool = True) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="claimstream", description="Streaming claim-and-entity extraction for news feeds (Apache Beam)."
     )
-    parser.add_argument("command", help="one of the commands below")
+    commands = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
+
+    def command(name: str, handler, help_text: str, passes_through: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler, parser=sub, passes_through=passes_through)
+        return sub
+
+    run = command(
+        "run", _run, "run the pipeline on a Kafka topic or on files (Beam options pass through)",
+        passes_through=True,
+    )  # fmt: skip
+    if with_run_options:
+        from pipelines.options import ClaimstreamOptions
+
+        ClaimstreamOptions._add_argparse_args(run)
+    _produce_arguments(command("produce", _produce, "publish article files to a topic"))
+    command("inspect", _inspect, "print Avro output (a file or a folder) as JSON lines").add_argument("path")
+    command("broker", _broker, "run the embedded Kafka-compatible broker in the foreground").add_argument(
+        "--port", type=int, default=9092
+    )
+    _demo_arguments(command("demo", _demo, "embedded broker + sample articles + pipeline, then a summary"))
+    command(
+        "score-sentences", _score_sentences, "check-worthiness of each stdin line: score<TAB>sentence"
+    ).add_argument("--model", help="a model file (default: the shipped one)")
+    _train_arguments(
+        command(
+            "train-checkworthiness", _train, "retrain the check-worthiness model (needs the [train] extra)"
+        )
+    )
     return parser
 
 
@@ -91,33 +129,23 @@ def _configure_logging() -> None:
 # --- run ------------------------------------------------------------------------------
 
 
-def _run(argv: list[str]) -> int:
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from pipelines import pipeline
 
-    if any(a in ("-h", "--help") for a in argv):
-        _run_help()
-        return 0
-    summary = pipeline.run(argv)
-    print(summary)
+    print(pipeline.run(argv))
     return 0
 
 
-def _run_help() -> None:
-    from pipelines.pipeline import ClaimstreamOptions
-
-    parser = argparse.ArgumentParser(
-        prog="claimstream run",
-        description=(
-            "Run the pipeline. Kafka: --bootstrap-servers and --topic (runs until stopped, "
-            "or --until-idle / --max-articles). Files: --input GLOB. Beam options such as "
-            "--runner pass through."
-        ),
-    )
-    ClaimstreamOptions._add_argparse_args(parser)
-    parser.print_help()
-
-
 # --- produce --------------------------------------------------------------------------
+
+
+def _produce_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument(
+        "--partitions", type=int, default=1, help="partitions when the topic has to be created (default 1)"
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="article files, or folders of *.txt files")
 
 
 def article_files(paths: Sequence[str]) -> Iterator[Path]:
@@ -129,7 +157,7 @@ def article_files(paths: Sequence[str]) -> Iterator[Path]:
         elif path.is_file():
             yield path
         else:
-            raise UsageError(f"no such file or folder: {name}")
+            raise InputError(f"no such file or folder: {name}")
 
 
 def with_progress(items: list, what: str) -> Iterator:
@@ -146,27 +174,16 @@ def with_progress(items: list, what: str) -> Iterator:
             print(f"{what}: {i}/{len(items)} files", file=sys.stderr, flush=True)
 
 
-def _produce(argv: list[str]) -> int:
+def _produce(args: argparse.Namespace, argv: list[str]) -> int:
     from pipelines import kafka
 
-    parser = argparse.ArgumentParser(
-        prog="claimstream produce", description="Publish article files: key = file name, value = its bytes."
-    )
-    parser.add_argument("--bootstrap-servers", required=True)
-    parser.add_argument("--topic", required=True)
-    parser.add_argument(
-        "--partitions", type=int, default=1, help="partitions when the topic has to be created (default 1)"
-    )
-    parser.add_argument("paths", nargs="+", metavar="PATH")
-    args = parser.parse_args(argv)
     files = list(article_files(args.paths))
     if not files:
-        raise UsageError(f"no *.txt files under {' '.join(args.paths)}")
-    kafka.ensure_topic(args.bootstrap_servers, args.topic, args.partitions)
+        raise InputError(f"no *.txt files under {' '.join(args.paths)}")
+    config = kafka.KafkaConfig.of(args.bootstrap_servers)
+    kafka.ensure_topic(config, args.topic, args.partitions)
     count = kafka.publish(
-        args.bootstrap_servers,
-        args.topic,
-        ((f.name.encode(), f.read_bytes()) for f in with_progress(files, "publishing")),
+        config, args.topic, ((f.name.encode(), f.read_bytes()) for f in with_progress(files, "publishing"))
     )
     print(f"published {count} articles to {args.topic} at {args.bootstrap_servers}")
     return 0
@@ -175,44 +192,34 @@ def _produce(argv: list[str]) -> int:
 # --- inspect --------------------------------------------------------------------------
 
 
-def _inspect(argv: list[str]) -> int:
+def _inspect(args: argparse.Namespace, argv: list[str]) -> int:
     import fastavro
 
-    from pipelines.records import to_json
+    from pipelines.formats import to_json
 
-    parser = argparse.ArgumentParser(
-        prog="claimstream inspect", description="Print Avro records (a file or a folder) as JSON lines."
-    )
-    parser.add_argument("path")
-    args = parser.parse_args(argv)
     path = Path(args.path)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.avro") if not p.name.startswith("."))
     elif path.is_file():
         files = [path]
     else:
-        raise UsageError(f"no such file or folder: {args.path}")
+        raise InputError(f"no such file or folder: {args.path}")
     for file in files:
         with file.open("rb") as f:
             try:
                 for record in fastavro.reader(f):
                     print(to_json(record))
             except (ValueError, EOFError) as e:
-                raise UsageError(f"{file} is not an Avro container file: {e}") from None
+                raise InputError(f"{file} is not an Avro container file: {e}") from None
     return 0
 
 
 # --- broker ---------------------------------------------------------------------------
 
 
-def _broker(argv: list[str]) -> int:
+def _broker(args: argparse.Namespace, argv: list[str]) -> int:
     from pipelines.broker import EmbeddedBroker
 
-    parser = argparse.ArgumentParser(
-        prog="claimstream broker", description="Run the embedded broker (Tansu, memory only) on 127.0.0.1."
-    )
-    parser.add_argument("--port", type=int, default=9092)
-    args = parser.parse_args(argv)
     broker = EmbeddedBroker(args.port, log_path="/dev/stderr").start()
     # Explicit handlers: SIGTERM would otherwise end Python without stopping the broker,
     # and a shell script's background job starts with SIGINT ignored.
@@ -234,26 +241,18 @@ def _interrupt(signum: int, frame) -> None:
 # --- demo -----------------------------------------------------------------------------
 
 
-def _demo(argv: list[str]) -> int:
-    from pipelines import demo
-
-    parser = argparse.ArgumentParser(
-        prog="claimstream demo",
-        description=(
-            "Start the embedded broker, publish the sample articles (and one bad message), "
-            "run the pipeline until idle and print a summary."
-        ),
-    )
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="out/demo")
     parser.add_argument(
-        "--articles",
-        nargs="*",
-        default=None,
-        metavar="PATH",
+        "--articles", nargs="*", default=None, metavar="PATH",
         help="article files or folders instead of the bundled samples",
-    )
+    )  # fmt: skip
     parser.add_argument("--partitions", type=int, default=2)
-    args = parser.parse_args(argv)
+
+
+def _demo(args: argparse.Namespace, argv: list[str]) -> int:
+    from pipelines import demo
+
     paths = list(article_files(args.articles)) if args.articles else None
     demo.run_demo(args.output, paths, args.partitions)
     return 0
@@ -262,18 +261,11 @@ def _demo(argv: list[str]) -> int:
 # --- check-worthiness -------------------------------------------------------------------
 
 
-def _score_sentences(argv: list[str]) -> int:
+def _score_sentences(args: argparse.Namespace, argv: list[str]) -> int:
     from pipelines.claims import checkworthiness
 
-    parser = argparse.ArgumentParser(
-        prog="claimstream score-sentences",
-        description="Read one sentence per line on stdin; write score<TAB>sentence, the score the "
-        "pipeline puts in claims[].score.",
-    )
-    parser.add_argument("--model", help="a model file (default: the shipped one)")
-    args = parser.parse_args(argv)
     if args.model and not Path(args.model).is_file():
-        raise UsageError(f"no such model file: {args.model} (--model)")
+        raise InputError(f"no such model file: {args.model} (--model)")
     model = checkworthiness.load_model(args.model)
     for line in sys.stdin:
         sentence = line.rstrip("\r\n")
@@ -282,25 +274,23 @@ def _score_sentences(argv: list[str]) -> int:
     return 0
 
 
-def _train(argv: list[str]) -> int:
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="JSON list of {sentence_id, label, text}")
+    parser.add_argument("--output", default=None, help="model file (default: the package's own)")
+
+
+def _train(args: argparse.Namespace, argv: list[str]) -> int:
     import json
 
     from pipelines.claims import train
 
-    parser = argparse.ArgumentParser(
-        prog="claimstream train-checkworthiness",
-        description="Train the check-worthiness model on labeled sentences (ClaimBuster train.json).",
-    )
-    parser.add_argument("--data", required=True, help="JSON list of {sentence_id, label, text}")
-    parser.add_argument("--output", default=None, help="model file (default: the package's own)")
-    args = parser.parse_args(argv)
     if not Path(args.data).is_file():
-        raise UsageError(f"no such file: {args.data} (--data)")
+        raise InputError(f"no such file: {args.data} (--data)")
     output = Path(args.output) if args.output else train.default_output()
     try:
         info = train.train(Path(args.data), output)
     except ValueError as e:
-        raise UsageError(str(e)) from None
+        raise InputError(str(e)) from None
     print(json.dumps(info, indent=2))
     print(f"model written to {output}")
     return 0

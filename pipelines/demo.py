@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipelines import kafka, pipeline, sinks
 from pipelines.broker import EmbeddedBroker
+from pipelines.kafka import KafkaConfig
 from pipelines.sinks import ARTICLES_DIR, DEAD_LETTERS_DIR
 
 TOPIC = "articles"
@@ -35,8 +36,9 @@ def run_demo(output: str, paths: list[Path] | None = None, partitions: int = 2) 
 
     with EmbeddedBroker() as broker:
         print(f"embedded broker on {broker.bootstrap_servers}")
-        kafka.ensure_topic(broker.bootstrap_servers, TOPIC, partitions)
-        kafka.publish(broker.bootstrap_servers, TOPIC, messages)
+        config = KafkaConfig.of(broker.bootstrap_servers)
+        kafka.ensure_topic(config, TOPIC, partitions)
+        kafka.publish(config, TOPIC, messages)
         print(f"published {len(messages)} messages to topic {TOPIC!r} ({partitions} partitions)")
         summary = pipeline.run(
             [

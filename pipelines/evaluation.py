@@ -23,7 +23,7 @@ from spacy.language import Language
 from pipelines import nlp
 from pipelines.claims import checkworthiness, train
 from pipelines.parse import parse_article
-from pipelines.source import Message
+from pipelines.records import Message
 
 
 @dataclasses.dataclass
@@ -54,7 +54,7 @@ def sentence_scores(gold_folder: Path, spacy_nlp: Language) -> Scores:
     for text_file in sorted(gold_folder.glob("*.txt")):
         gold = [line for line in text_file.with_suffix(".gold").read_text("utf-8").splitlines() if line]
         article = parse_article(Message(payload=text_file.read_bytes(), path=str(text_file)))
-        sentences = [s["text"] for s in nlp.sentences_of(spacy_nlp(article.text), article.paragraphs)]
+        sentences = [s.text for s in nlp.sentences_of(spacy_nlp(article.text), article.paragraphs)]
         matched = Counter(sentences) & Counter(gold)
         correct += sum(matched.values())
         predicted += len(sentences)
@@ -84,9 +84,9 @@ def attribution_scores(gold_file: Path, spacy_nlp: Language, with_type: bool = T
         article = parse_article(Message(payload=item["article"].encode()))
         record = nlp.annotate(article, spacy_nlp(article.text), "evaluation")
         for fragment, speaker, speaker_type in item["labels"]:
-            claim = next((c for c in record["claims"] if fragment in c["text"]), None)
-            got = claim["speaker"] if claim else None
-            got_type = claim["speaker_type"] if claim else "NONE"
+            claim = next((c for c in record.claims if fragment in c.text), None)
+            got = claim.speaker if claim else None
+            got_type = claim.speaker_type if claim else "NONE"
             predicted += got is not None
             gold_total += speaker is not None
             right = _same_speaker(got, speaker) and (got_type == speaker_type or not with_type)

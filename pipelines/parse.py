@@ -18,11 +18,11 @@ from the NLP stage; this stage only decides what the text *is*.
 
 Rejections raise :class:`ParseError`, whose ``error_type`` is stable and goes into
 the dead letter: ``too_large``, ``empty``, ``binary``, ``no_text``.
+:class:`ParseArticles` is the stage: messages in, articles and dead letters out.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 import unicodedata
@@ -30,8 +30,8 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 
-from pipelines import records
-from pipelines.source import Message
+from pipelines import runstate
+from pipelines.records import Article, DeadLetter, ErrorType, Message
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
@@ -62,21 +62,9 @@ _QUESTION_HEADLINE_MAX_WORDS = 15
 class ParseError(ValueError):
     """The message is not an article. ``error_type`` names why, for dead letters."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: ErrorType, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type
-
-
-@dataclasses.dataclass(frozen=True)
-class Article:
-    """A parsed article: ``text`` is normalized; ``paragraphs`` are (start, end) into it."""
-
-    article_id: str
-    title: str | None
-    text: str
-    paragraphs: tuple[tuple[int, int], ...]
-    encoding: str
-    message: Message
 
 
 def parse_article(message: Message, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
@@ -203,20 +191,35 @@ def article_id(message: Message, text: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
+class ParseArticles(beam.PTransform):
+    """Messages -> articles, and dead letters for the messages that are not articles."""
+
+    def __init__(self, max_bytes: int, run_id: str) -> None:
+        super().__init__()
+        self._fn = ParseArticlesFn(max_bytes, run_id)
+
+    def expand(self, messages):
+        return messages | beam.ParDo(self._fn)
+
+
 class ParseArticlesFn(beam.DoFn):
-    """Messages in; an :class:`Article`, or a dead-letter :class:`~records.Output`, out."""
+    """Messages in; an :class:`Article`, or a :class:`DeadLetter`, out."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, run_id: str = "default") -> None:
         self._max_bytes = max_bytes
+        self._run_id = run_id
 
-    def process(self, message: Message) -> Iterator[Article | records.Output]:
+    def setup(self) -> None:
+        self._state = runstate.of(self._run_id)
+
+    def process(self, message: Message) -> Iterator[Article | DeadLetter]:
         try:
             yield parse_article(message, self._max_bytes)
         except ParseError as e:
-            yield _rejected(message, e.error_type, str(e))
+            yield self._rejected(message, e.error_type, str(e))
         except Exception as e:  # noqa: BLE001 - a parser bug must not stop the stream
-            yield _rejected(message, "parser_error", f"{type(e).__name__}: {e}")
+            yield self._rejected(message, "parser_error", f"{type(e).__name__}: {e}")
 
-
-def _rejected(message: Message, error_type: str, error: str) -> records.Output:
-    return records.Output(records.DEAD_LETTER, records.dead_letter(message, "parse", error_type, error))
+    def _rejected(self, message: Message, error_type: ErrorType, error: str) -> DeadLetter:
+        self._state.count(dead_letters=1)
+        return DeadLetter.of(message, "parse", error_type, error)

@@ -1,171 +1,211 @@
-"""Avro schemas and the explicit dict <-> record functions of every output.
+"""The records that flow through the pipeline, as typed values, and their Avro form.
 
-The schemas live in ``schemas/*.avsc`` (installed as ``pipelines/schemas``); named
-types shared between records, like ``Source``, are defined once in their own file
-and loaded first.
+    Message --parse--> Article --nlp, claims--> EnrichedArticle
+       \\                 \\
+        DeadLetter         DeadLetter
+
+A stage that rejects its input emits a :class:`DeadLetter` in its place, and every
+later stage passes dead letters on untouched: articles and dead letters travel in
+one stream, so that one writer sees every outcome of a partition's offsets.
+
+:func:`to_avro` is the one place that turns a record into the dict its schema in
+``schemas/*.avsc`` expects; :func:`from_avro` is its inverse. Nothing here imports
+a stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import functools
-import importlib.resources
-import io
-import json
-import urllib.parse
-import urllib.request
-from typing import Any, NamedTuple
-
-import fastavro
-from fastavro.schema import load_schema_ordered
+from typing import Any, Literal
 
 import pipelines
-from pipelines.source import Message
+
+SpeakerType = Literal["PERSON", "ORGANIZATION", "ANONYMOUS", "NONE"]
+Stage = Literal["source", "parse", "nlp"]
+#: Why a message became a dead letter: stable values for downstream filters.
+ErrorType = Literal["too_large", "empty", "binary", "no_text", "parser_error", "nlp_error"]
 
 ARTICLE = "enriched_article"
 DEAD_LETTER = "dead_letter"
-_SCHEMA_FILES = {
-    ARTICLE: ["source.avsc", "enriched_article.avsc"],
-    DEAD_LETTER: ["source.avsc", "dead_letter.avsc"],
-}
-
-
-class Output(NamedTuple):
-    """A finished record on its way to the sinks: ``kind`` is ARTICLE or DEAD_LETTER.
-
-    Dead letters travel in the same stream as articles (each stage passes them on
-    untouched), so that one writer sees all the outcomes of a partition's offsets in
-    a bundle and can write them in a recoverable order.
-    """
-
-    kind: str
-    record: dict
-
-    @property
-    def source(self) -> dict:
-        return self.record["source"]
-
-
-def schema_dir():
-    """The folder of the bundled ``.avsc`` files."""
-    return importlib.resources.files("pipelines.schemas")
-
-
-@functools.cache
-def parsed_schema(name: str) -> dict:
-    """The fastavro-parsed schema ``ARTICLE`` or ``DEAD_LETTER``, loaded once."""
-    with importlib.resources.as_file(schema_dir()) as folder:
-        return load_schema_ordered([str(folder / f) for f in _SCHEMA_FILES[name]])
+Kind = Literal["enriched_article", "dead_letter"]
 
 
 def now_utc() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def dead_letter(
-    message: Message, stage: str, error_type: str, error: str, failed_at: datetime.datetime | None = None
-) -> dict:
-    """A ``DeadLetter`` record: the message kept whole, with why it failed.
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Where a message came from: a Kafka record or a file (the fields that do not apply are None)."""
 
-    >>> dead_letter(Message(b""), "parse", "empty", "message is empty")["error_type"]
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    timestamp_ms: int | None = None
+    path: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """One input message, before parsing: the raw bytes and where they came from.
+
+    >>> Message(b"Headline\\n\\nBody.", topic="articles", partition=0, offset=7).source.offset
+    7
+    """
+
+    payload: bytes
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    timestamp_ms: int | None = None
+    path: str | None = None
+
+    @property
+    def source(self) -> Source:
+        return Source(self.topic, self.partition, self.offset, self.key, self.timestamp_ms, self.path)
+
+    @property
+    def name(self) -> str | None:
+        """The file name this message stands for: its path's last part, else its key.
+
+        >>> Message(b"", path="in/000_96e8961fbe36ce22.txt").name
+        '000_96e8961fbe36ce22.txt'
+        """
+        if self.path:
+            return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+        return self.key
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    """A parsed article: ``text`` is normalized; ``paragraphs`` are (start, end) into it."""
+
+    article_id: str
+    title: str | None
+    text: str
+    paragraphs: tuple[tuple[int, int], ...]
+    encoding: str
+    message: Message
+
+
+@dataclasses.dataclass(frozen=True)
+class Sentence:
+    index: int
+    paragraph: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Entity:
+    text: str
+    label: str  # spaCy's OntoNotes label: PERSON, ORG, GPE, DATE, ...
+    start: int
+    end: int
+    sentence: int  # the sentence that holds the entity's start
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    claim_id: str  # <article_id>:<sentence index>
+    sentence: int
+    text: str
+    start: int
+    end: int
+    score: float  # check-worthiness, 0..1
+    speaker: str | None = None
+    speaker_type: SpeakerType = "NONE"
+    cue: str | None = None
+    quoted: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class EnrichedArticle:
+    """One article with its sentences, named entities and claims."""
+
+    article_id: str
+    source: Source
+    title: str | None
+    text: str
+    encoding: str
+    sentences: tuple[Sentence, ...]
+    entities: tuple[Entity, ...]
+    claims: tuple[Claim, ...]
+    model: str
+    processed_at: datetime.datetime = dataclasses.field(default_factory=now_utc)
+    pipeline_version: str = pipelines.__version__
+
+    kind = ARTICLE
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    """One message that could not be processed, kept whole so that it can be replayed.
+
+    >>> DeadLetter.of(Message(b""), "parse", "empty", "message is empty").error_type
     'empty'
     """
-    return {
-        "source": message.source_record(),
-        "payload": message.payload,
-        "stage": stage,
-        "error_type": error_type,
-        "error": error,
-        "failed_at": failed_at or now_utc(),
-        "pipeline_version": pipelines.__version__,
-    }
+
+    source: Source
+    payload: bytes
+    stage: Stage
+    error_type: ErrorType
+    error: str
+    failed_at: datetime.datetime = dataclasses.field(default_factory=now_utc)
+    pipeline_version: str = pipelines.__version__
+
+    kind = DEAD_LETTER
+
+    @classmethod
+    def of(cls, message: Message, stage: Stage, error_type: ErrorType, error: str) -> DeadLetter:
+        return cls(message.source, message.payload, stage, error_type, error)
 
 
-def article_record(
-    *,
-    article_id: str,
-    message: Message,
-    title: str | None,
-    text: str,
-    encoding: str,
-    sentences: list[dict],
-    entities: list[dict],
-    claims: list[dict],
-    model: str,
-    processed_at: datetime.datetime | None = None,
-) -> dict:
-    """An ``EnrichedArticle`` record from the parts the NLP stage computed."""
-    return {
-        "article_id": article_id,
-        "source": message.source_record(),
-        "title": title,
-        "text": text,
-        "encoding": encoding,
-        "sentences": sentences,
-        "entities": entities,
-        "claims": claims,
-        "processed_at": processed_at or now_utc(),
-        "pipeline_version": pipelines.__version__,
-        "model": model,
-    }
+#: What reaches the sinks.
+Output = EnrichedArticle | DeadLetter
 
 
-def to_json(record: dict) -> str:
-    """One record as a JSON line: bytes as text (invalid UTF-8 escaped), times as ISO 8601."""
-    return json.dumps(record, default=_json_default, ensure_ascii=False)
+# --- Avro -----------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+def to_avro(record: Output) -> dict[str, Any]:
+    """The dict ``record``'s schema expects (``schemas/*.avsc``).
+
+    >>> to_avro(DeadLetter(Source(topic="t"), b"x", "parse", "binary", "not text"))["source"]["topic"]
+    't'
+    """
+    return _plain(record)
 
 
-# --- Confluent wire format ----------------------------------------------------------
-
-#: Schema ids used when no schema registry is given: one per bundled schema version.
-#: Consumers without a registry can map these ids to schemas/*.avsc of this release.
-FIXED_SCHEMA_IDS = {ARTICLE: 100_001, DEAD_LETTER: 100_002}
-
-
-class RegistryError(RuntimeError):
-    """The schema registry refused or could not be reached; the message names its URL."""
+def _plain(value: Any) -> Any:
+    # dataclasses.asdict, without its deep copies of bytes and datetimes.
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
 
 
-def schema_id(kind: str, topic: str, registry_url: str | None) -> int:
-    """The id to frame ``kind`` records with: registered under ``<topic>-value``, or fixed."""
-    if not registry_url:
-        return FIXED_SCHEMA_IDS[kind]
-    subject = f"{topic}-value"
-    url = f"{registry_url.rstrip('/')}/subjects/{urllib.parse.quote(subject, safe='')}/versions"
-    body = json.dumps({"schema": json.dumps(parsed_schema(kind))}).encode()
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/vnd.schemaregistry.v1+json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(json.load(response)["id"])
-    except (OSError, ValueError, KeyError) as e:
-        raise RegistryError(
-            f"could not register the {kind} schema as {subject!r} at {registry_url} "
-            f"(--schema-registry-url): {e}"
-        ) from None
-
-
-def confluent_encode(kind: str, schema_id_: int, record: dict) -> bytes:
-    """Magic byte 0, the schema id (4 bytes, big-endian), then the Avro binary body."""
-    body = io.BytesIO()
-    body.write(b"\x00" + schema_id_.to_bytes(4, "big"))
-    fastavro.schemaless_writer(body, parsed_schema(kind), record)
-    return body.getvalue()
-
-
-def confluent_decode(kind: str, value: bytes) -> tuple[int, dict]:
-    """(schema id, record) of a Confluent-framed value written with ``kind``'s schema."""
-    if len(value) < 5 or value[0] != 0:
-        raise ValueError("not in the Confluent wire format (magic byte 0 missing)")
-    return int.from_bytes(value[1:5], "big"), fastavro.schemaless_reader(
-        io.BytesIO(value[5:]), parsed_schema(kind)
+def from_avro(kind: Kind, record: dict[str, Any]) -> Output:
+    """The typed record of an Avro dict read back with ``kind``'s schema."""
+    source = Source(**record["source"])
+    if kind == DEAD_LETTER:
+        fields = {k: record[k] for k in ("payload", "stage", "error_type", "error", "failed_at")}
+        return DeadLetter(source=source, pipeline_version=record.get("pipeline_version", ""), **fields)
+    return EnrichedArticle(
+        article_id=record["article_id"],
+        source=source,
+        title=record["title"],
+        text=record["text"],
+        encoding=record.get("encoding", "utf-8"),
+        sentences=tuple(Sentence(**s) for s in record["sentences"]),
+        entities=tuple(Entity(**e) for e in record["entities"]),
+        claims=tuple(Claim(**c) for c in record["claims"]),
+        model=record["model"],
+        processed_at=record["processed_at"],
+        pipeline_version=record["pipeline_version"],
     )

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines import nlp
 from pipelines.broker import EmbeddedBroker
-from pipelines.source import Message
+from pipelines.records import Message
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARTICLES = FIXTURES / "articles"

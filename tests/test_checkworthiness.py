@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from pipelines import evaluation, nlp
 from pipelines.claims import checkworthiness, train
 from pipelines.parse import parse_article
-from pipelines.source import Message
+from pipelines.records import Message, to_avro
 
 CLAIMBUSTER = Path(__file__).resolve().parents[2] / "shared" / "data" / "claimbuster" / "train.json"
 needs_data = pytest.mark.skipif(not CLAIMBUSTER.is_file(), reason=f"{CLAIMBUSTER} is not there")
@@ -65,7 +65,7 @@ def test_score_sentences_gives_the_pipelines_scores(spacy_nlp):
     article = parse_article(Message(payload=b"Budget Row\n\nThe deficit rose to 4% of GDP in 2024, the "
                                     b"treasury said. Critics called it reckless. Spending on health "
                                     b"grew by 12 billion euros."))  # fmt: skip
-    claims = nlp.annotate(article, spacy_nlp(article.text), "test")["claims"]
+    claims = to_avro(nlp.annotate(article, spacy_nlp(article.text), "test"))["claims"]
     assert claims
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "score-sentences"],

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines import evaluation, nlp
 from pipelines.parse import parse_article
-from pipelines.source import Message
+from pipelines.records import Message, to_avro
 from tests.conftest import LINE_PER_SENTENCE, REPEATED_HEADLINE, message_from
 
 
@@ -18,7 +18,7 @@ def claims_of(text: str, spacy_nlp) -> list[dict]:
 
 def claims_of_message(message: Message, spacy_nlp) -> list[dict]:
     article = parse_article(message)
-    return nlp.annotate(article, spacy_nlp(article.text), "test")["claims"]
+    return to_avro(nlp.annotate(article, spacy_nlp(article.text), "test"))["claims"]
 
 
 def claim_for(claims: list[dict], fragment: str) -> dict:
@@ -154,7 +154,7 @@ def test_scores_rank_checkable_statements_above_opinion(spacy_nlp):
 
 def test_claim_ids_and_offsets(spacy_nlp):
     article = parse_article(message_from(REPEATED_HEADLINE))
-    record = nlp.annotate(article, spacy_nlp(article.text), "test")
+    record = to_avro(nlp.annotate(article, spacy_nlp(article.text), "test"))
     for claim in record["claims"]:
         assert claim["claim_id"] == f"c0ffee0ddba11a55:{claim['sentence']}"
         assert article.text[claim["start"] : claim["end"]] == claim["text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -79,8 +80,8 @@ def test_produce_run_inspect(broker, topic_name, tmp_path):
 
 
 def test_ctrl_c_finishes_the_bundle_commits_and_exits_zero(broker, topic_name, tmp_path):
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
-    kafka.publish(broker.bootstrap_servers, topic_name, [(b"a.txt", HEADLINE_PARAGRAPHS.read_bytes())] * 3)
+    kafka.ensure_topic(broker.config, topic_name, 1)
+    kafka.publish(broker.config, topic_name, [(b"a.txt", HEADLINE_PARAGRAPHS.read_bytes())] * 3)
     process = subprocess.Popen(
         [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
          "--group-id", "ctrl-c", "--output", str(tmp_path)],
@@ -100,7 +101,7 @@ def test_ctrl_c_finishes_the_bundle_commits_and_exits_zero(broker, topic_name, t
     assert process.returncode == 0, err
     assert time.monotonic() - stopped_at < 10
     assert "articles: 3" in out
-    consumer = kafka.new_consumer(broker.bootstrap_servers, "ctrl-c")
+    consumer = kafka.new_consumer(broker.config, "ctrl-c")
     assert consumer.committed(TopicPartition(topic_name, 0)) == 3
     consumer.close()
 
@@ -125,13 +126,13 @@ def test_broker_command_serves_kafka_until_stopped(stop, ignore_sigint):
     port = free_port()
     process = start_broker_command(port, ignore_sigint)
     try:
-        kafka.ensure_topic(f"127.0.0.1:{port}", "hello", 1)
-        assert kafka.list_partitions(f"127.0.0.1:{port}", "hello") == [0]
+        kafka.ensure_topic(kafka.KafkaConfig.of(f"127.0.0.1:{port}"), "hello", 1)
+        assert kafka.list_partitions(kafka.KafkaConfig.of(f"127.0.0.1:{port}"), "hello") == [0]
         process.send_signal(stop)
         assert process.wait(timeout=15) == 0
     finally:
         process.kill()
-    assert not kafka.reachable(f"127.0.0.1:{port}"), "the broker outlived the command"
+    assert not kafka.reachable(kafka.KafkaConfig.of(f"127.0.0.1:{port}")), "the broker outlived the command"
 
 
 def test_broker_dies_with_a_killed_command():
@@ -140,15 +141,31 @@ def test_broker_dies_with_a_killed_command():
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while kafka.reachable(f"127.0.0.1:{port}") and time.monotonic() < deadline:
+    while kafka.reachable(kafka.KafkaConfig.of(f"127.0.0.1:{port}")) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not kafka.reachable(f"127.0.0.1:{port}"), "the broker outlived the command"
+    assert not kafka.reachable(kafka.KafkaConfig.of(f"127.0.0.1:{port}")), "the broker outlived the command"
 
 
-@pytest.mark.parametrize("command", ["run", "produce", "inspect", "broker", "demo"])
+COMMANDS = ["run", "produce", "inspect", "broker", "demo", "score-sentences", "train-checkworthiness"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command):
     result = claimstream(command, "--help")
     assert result.returncode == 0 and "usage: claimstream " + command in result.stdout
+
+
+def test_help_lists_each_command_once():
+    result = claimstream("--help")
+    assert result.returncode == 0
+    listed = [line.split()[0] for line in result.stdout.splitlines() if re.match(r"^    \S", line)]
+    assert sorted(listed) == sorted(COMMANDS)
+
+
+def test_a_bad_option_value_is_one_line():
+    result = claimstream("run", "--max-articles", "many")
+    assert_clean_error(result, "--max-articles", "many")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_demo_runs_the_main_job(tmp_path):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import pipeline
+from pipelines import options, pipeline
+from pipelines.errors import OptionError
 from tests.conftest import ARTICLES, read_avro_folder
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
@@ -49,6 +50,6 @@ def test_backfill_on_dask_matches_the_local_run(tmp_path):
 
 
 def test_dask_address_needs_files():
-    with pytest.raises(pipeline.OptionsError, match="--dask-address"):
-        pipeline.pipeline_options(["--bootstrap-servers", "b:1", "--topic", "t", "--output", "o",
+    with pytest.raises(OptionError, match="--dask-address"):
+        options.parse(["--bootstrap-servers", "b:1", "--topic", "t", "--output", "o",
                                    "--dask-address", "tcp://127.0.0.1:1"])  # fmt: skip

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 from kafka import TopicPartition
 
-from pipelines import kafka, records
+from pipelines import kafka
 from pipelines.broker import EmbeddedBroker, free_port
+from pipelines.formats import FIXED_SCHEMA_IDS, confluent_decode, parsed_schema
+from pipelines.records import ARTICLE, DEAD_LETTER
 from tests.conftest import ARTICLES, read_avro_folder
 
 CLAIMSTREAM = [sys.executable, "-m", "pipelines.cli"]
@@ -55,7 +57,7 @@ def written(output: Path) -> list[dict]:
 
 def consume(broker, topic: str, count: int, timeout: float = 30) -> list:
     """The first ``count`` records of partition 0 of ``topic`` (fewer if they do not come)."""
-    consumer = kafka.new_consumer(broker.bootstrap_servers)
+    consumer = kafka.new_consumer(broker.config)
     tp = TopicPartition(topic, 0)
     try:
         consumer.assign([tp])
@@ -82,8 +84,8 @@ def wait_for(condition, timeout: float, process: subprocess.Popen | None = None,
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(broker, topic_name, tmp_path):
     messages = feed(500)
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 2)
-    kafka.publish(broker.bootstrap_servers, topic_name, messages)
+    kafka.ensure_topic(broker.config, topic_name, 2)
+    kafka.publish(broker.config, topic_name, messages)
     rng = random.Random(2026)
     kills = []  # how many offsets were in the files at each kill
     while len(kills) < 6:
@@ -122,8 +124,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(broker, topic_na
 
 def test_a_range_left_half_written_by_a_crash_is_written_again_once(broker, topic_name, tmp_path):
     messages = feed(60)
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
-    kafka.publish(broker.bootstrap_servers, topic_name, messages[:40])
+    kafka.ensure_topic(broker.config, topic_name, 1)
+    kafka.publish(broker.config, topic_name, messages[:40])
     first = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "3")
     assert first.wait(timeout=300) == 0
     # The crash: the last range with dead letters lost its articles file (renamed last),
@@ -134,7 +136,7 @@ def test_a_range_left_half_written_by_a_crash_is_written_again_once(broker, topi
         if path.name >= interrupted and not (path.parent == letters and path.name == interrupted):
             path.unlink()
     # More records, so the bundle that reads the range again ends elsewhere.
-    kafka.publish(broker.bootstrap_servers, topic_name, messages[40:])
+    kafka.publish(broker.config, topic_name, messages[40:])
     second = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "3",
                        "--group-id", "after-a-crash")  # fmt: skip
     out, err = second.communicate(timeout=300)
@@ -148,8 +150,8 @@ def test_a_range_left_half_written_by_a_crash_is_written_again_once(broker, topi
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_stop_signal_finishes_the_bundle_commits_and_exits_zero(broker, topic_name, tmp_path, stop):
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
-    kafka.publish(broker.bootstrap_servers, topic_name, feed(40))
+    kafka.ensure_topic(broker.config, topic_name, 1)
+    kafka.publish(broker.config, topic_name, feed(40))
     process = start_run(broker.bootstrap_servers, topic_name, tmp_path)
     try:
         wait_for(lambda: len(written(tmp_path)) >= 5, 120, process, "the first records")
@@ -161,7 +163,7 @@ def test_stop_signal_finishes_the_bundle_commits_and_exits_zero(broker, topic_na
     assert process.returncode == 0, err[-3000:]
     assert time.monotonic() - stopped_at < 10
     done = len(written(tmp_path))
-    consumer = kafka.new_consumer(broker.bootstrap_servers, "exactly-once")
+    consumer = kafka.new_consumer(broker.config, "exactly-once")
     try:
         assert consumer.committed(TopicPartition(topic_name, 0)) == done
     finally:
@@ -171,11 +173,12 @@ def test_stop_signal_finishes_the_bundle_commits_and_exits_zero(broker, topic_na
 def test_broker_outage_and_reset_are_waited_out(tmp_path):
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
+    config = kafka.KafkaConfig.of(bootstrap)
     broker = EmbeddedBroker(port).start()
     process = None
     try:
-        kafka.ensure_topic(bootstrap, "news", 1)
-        kafka.publish(bootstrap, "news", feed(5, seed=1))
+        kafka.ensure_topic(config, "news", 1)
+        kafka.publish(config, "news", feed(5, seed=1))
         process = start_run(bootstrap, "news", tmp_path)
         wait_for(lambda: len(written(tmp_path)) == 5, 120, process, "the first five records")
 
@@ -185,10 +188,10 @@ def test_broker_outage_and_reset_are_waited_out(tmp_path):
 
         # The embedded broker keeps nothing: it comes back empty, offsets begin at 0 again.
         broker = EmbeddedBroker(port).start()
-        kafka.ensure_topic(bootstrap, "news", 1)
+        kafka.ensure_topic(config, "news", 1)
         fresh = [(f"after-{i}.txt".encode(), f"Title\n\nThe council spent {i} million on roads.".encode())
                  for i in range(3)]  # fmt: skip
-        kafka.publish(bootstrap, "news", fresh)
+        kafka.publish(config, "news", fresh)
         keys = lambda: {r["source"]["key"] for r in written(tmp_path)}  # noqa: E731
         wait_for(
             lambda: {"after-0.txt", "after-1.txt", "after-2.txt"} <= keys(), 120, process, "the new records"
@@ -207,26 +210,26 @@ def test_broker_outage_and_reset_are_waited_out(tmp_path):
 
 
 def test_output_topics_carry_confluent_framed_avro(broker, topic_name, tmp_path):
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 2)
+    kafka.ensure_topic(broker.config, topic_name, 2)
     messages = feed(12)
-    kafka.publish(broker.bootstrap_servers, topic_name, messages)
+    kafka.publish(broker.config, topic_name, messages)
     out_topic, dlq_topic = f"{topic_name}-out", f"{topic_name}-dlq"
     for topic in (out_topic, dlq_topic):
-        kafka.ensure_topic(broker.bootstrap_servers, topic, 1)
+        kafka.ensure_topic(broker.config, topic, 1)
     process = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "2",
                         "--output-topic", out_topic, "--dead-letter-topic", dlq_topic)  # fmt: skip
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-3000:]
 
     published = {}
-    for topic, kind, count in ((out_topic, records.ARTICLE, 11), (dlq_topic, records.DEAD_LETTER, 1)):
+    for topic, kind, count in ((out_topic, ARTICLE, 11), (dlq_topic, DEAD_LETTER, 1)):
         values = consume(broker, topic, count)
-        published[kind] = [(r.key, *records.confluent_decode(kind, r.value)) for r in values]
+        published[kind] = [(r.key, *confluent_decode(kind, r.value)) for r in values]
 
-    articles = published[records.ARTICLE]
-    assert len(articles) == 11 and len(published[records.DEAD_LETTER]) == 1  # feed(12): one bad message
+    articles = published[ARTICLE]
+    assert len(articles) == 11 and len(published[DEAD_LETTER]) == 1  # feed(12): one bad message
     assert all(key.decode() == record["article_id"] for key, _, record in articles)
-    assert {schema_id for _, schema_id, _ in articles} == {records.FIXED_SCHEMA_IDS[records.ARTICLE]}
+    assert {schema_id for _, schema_id, _ in articles} == {FIXED_SCHEMA_IDS[ARTICLE]}
     files = {r["article_id"] for r in read_avro_folder(tmp_path / "articles")}
     assert {record["article_id"] for _, _, record in articles} == files
 
@@ -263,8 +266,8 @@ def test_schema_ids_come_from_the_registry(broker, topic_name, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
-        kafka.publish(broker.bootstrap_servers, topic_name, feed(4))
+        kafka.ensure_topic(broker.config, topic_name, 1)
+        kafka.publish(broker.config, topic_name, feed(4))
         out_topic = f"{topic_name}-registered"
         process = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "2",
                             "--output-topic", out_topic, "--schema-registry-url", url)  # fmt: skip
@@ -274,15 +277,15 @@ def test_schema_ids_come_from_the_registry(broker, topic_name, tmp_path):
         server.shutdown()
     assert f"{out_topic}-value" in _Registry.subjects
     values = [r.value for r in consume(broker, out_topic, 3)]  # feed(4): three articles, one bad
-    ids = {records.confluent_decode(records.ARTICLE, v)[0] for v in values}
+    ids = {confluent_decode(ARTICLE, v)[0] for v in values}
     assert len(values) == 3 and ids == {
-        _Registry.ids[json.dumps(records.parsed_schema(records.ARTICLE), sort_keys=True)]
+        _Registry.ids[json.dumps(parsed_schema(ARTICLE), sort_keys=True)]
     }
 
 
 def test_unreachable_registry_is_a_clear_error(broker, topic_name, tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
+    kafka.ensure_topic(broker.config, topic_name, 1)
     result = subprocess.run(
         [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
          "--output", str(tmp_path), "--output-topic", "x", "--schema-registry-url", url],

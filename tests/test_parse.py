@@ -7,10 +7,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import records
-from pipelines.parse import ParseError, parse_article
-from pipelines.pipeline import ParseArticles
-from pipelines.source import Message
+from pipelines.parse import ParseArticles, ParseError, parse_article
+from pipelines.records import Article, DeadLetter, Message
 from tests.conftest import HEADLINE_PARAGRAPHS, LATIN1, LINE_PER_SENTENCE, REPEATED_HEADLINE, message_from
 
 
@@ -113,13 +111,12 @@ def test_parse_articles_composite_passes_on_articles_and_dead_letters():
         Message(b"\x00\x01", key="bin"),
     ]
     with TestPipeline(runner="FnApiRunner") as p:
-        parsed = p | beam.Create(messages) | ParseArticles(max_bytes=1000)
-        articles = parsed | "Articles" >> beam.Filter(lambda e: not isinstance(e, records.Output))
-        letters = parsed | "Letters" >> beam.Filter(lambda e: isinstance(e, records.Output))
+        parsed = p | beam.Create(messages) | ParseArticles(max_bytes=1000, run_id="parse-test")
+        articles = parsed | "Articles" >> beam.Filter(lambda e: isinstance(e, Article))
+        letters = parsed | "Letters" >> beam.Filter(lambda e: isinstance(e, DeadLetter))
         assert_that(articles | beam.Map(lambda a: a.title), equal_to(["Retail sales rise for third month"]))
         assert_that(
-            letters
-            | beam.Map(lambda o: (o.kind, o.source["key"], o.record["stage"], o.record["error_type"])),
+            letters | beam.Map(lambda o: (o.kind, o.source.key, o.stage, o.error_type)),
             equal_to(
                 [("dead_letter", "empty.txt", "parse", "empty"), ("dead_letter", "bin", "parse", "binary")]
             ),

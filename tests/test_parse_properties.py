@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pipelines import evaluation, nlp
 from pipelines.parse import ParseError, parse_article
-from pipelines.source import Message
+from pipelines.records import Message
 
 # Text that looks like articles often enough to reach the NLP stage: words, line
 # breaks, punctuation, quotes, dashes and odd white space, mixed with anything.
@@ -41,9 +41,9 @@ def check_article(payload: bytes, spacy_nlp=None) -> None:
     if spacy_nlp is not None:
         sentences = nlp.sentences_of(spacy_nlp(article.text), article.paragraphs)
         for sentence in sentences:
-            assert article.text[sentence["start"] : sentence["end"]] == sentence["text"]
-            assert sentence["start"] < sentence["end"]
-        assert [s["index"] for s in sentences] == list(range(len(sentences)))
+            assert article.text[sentence.start : sentence.end] == sentence.text
+            assert sentence.start < sentence.end
+        assert [s.index for s in sentences] == list(range(len(sentences)))
 
 
 @SETTINGS

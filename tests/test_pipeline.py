@@ -12,7 +12,8 @@ import avro.datafile
 import avro.io
 import pytest
 
-from pipelines import kafka, pipeline
+from pipelines import kafka, options, pipeline
+from pipelines.errors import InputError, OptionError
 from tests.conftest import (
     ARTICLES,
     HEADLINE_PARAGRAPHS,
@@ -45,8 +46,8 @@ def kafka_run(broker, tmp_path_factory):
     topic = "pipeline-e2e"
     output = tmp_path_factory.mktemp("e2e")
     articles = [(p.name.encode(), p.read_bytes()) for p in (REPEATED_HEADLINE, LINE_PER_SENTENCE)]
-    kafka.ensure_topic(broker.bootstrap_servers, topic, 2)
-    kafka.publish(broker.bootstrap_servers, topic, articles + BAD_MESSAGES)
+    kafka.ensure_topic(broker.config, topic, 2)
+    kafka.publish(broker.config, topic, articles + BAD_MESSAGES)
     summary = pipeline.run(
         [
             "--bootstrap-servers", broker.bootstrap_servers,
@@ -144,15 +145,22 @@ def test_backfill_from_files_gives_the_same_articles(tmp_path):
         (["--bootstrap-servers", "127.0.0.1:9", "--output", "o"], "--topic"),
         (["--input", "x/*.txt"], "--output"),
         (["--output", "o"], "--bootstrap-servers"),
-        (["--input", str(ARTICLES / "*.nothing"), "--output", "o"], "--input"),
         (["--input", "a", "--topic", "t", "--bootstrap-servers", "b:1", "--output", "o"], "--input"),
         (["--input", str(ARTICLES / "*.txt"), "--output", "o", "--until-idle", "-1"], "--until-idle"),
         (
             ["--input", str(ARTICLES / "*.txt"), "--output", "o", "--spacy-model", "xx_missing"],
             "--spacy-model",
         ),
+        (["--input", "x", "--output", "o", "--tpoic", "t"], "unknown option --tpoic .did you mean --topic"),
     ],
 )
 def test_option_errors_name_the_option(argv, named):
-    with pytest.raises(pipeline.OptionsError, match=named):
-        pipeline.pipeline_options(argv)
+    with pytest.raises(OptionError, match=named):
+        options.parse(argv)
+
+
+def test_an_input_glob_that_matches_nothing_names_it(tmp_path):
+    pattern = str(ARTICLES / "*.nothing")
+    with pytest.raises(InputError, match="no file matches") as raised:
+        pipeline.run(["--input", pattern, "--output", str(tmp_path)])
+    assert pattern in str(raised.value) and raised.value.setting == "input"

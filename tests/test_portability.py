@@ -12,6 +12,7 @@ import pytest
 from apache_beam.internal import pickler
 
 from pipelines import pipeline
+from pipelines.options import parse
 from tests.conftest import ARTICLES
 
 UNPICKLABLE_STATE = ("_consumers", "_pool", "_nlp", "_scorer", "_producer", "_limits")
@@ -35,17 +36,17 @@ def built(request, broker, topic_name, tmp_path):
     if request.param == "kafka":
         from pipelines import kafka
 
-        kafka.ensure_topic(broker.bootstrap_servers, topic_name, 2)
+        kafka.ensure_topic(broker.config, topic_name, 2)
         argv = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
                 "--output-topic", f"{topic_name}-out"]  # fmt: skip
     else:
         argv = ["--input", str(ARTICLES / "*.txt")]
-    options = pipeline.pipeline_options(
+    options = parse(
         # A local folder: resuming lists the output files, and no object-store client is installed here.
         [*argv, "--output", str(tmp_path), "--runner", "FlinkRunner"]
     )
     p = beam.Pipeline(options=options)
-    pipeline.build(p, options, "portability")
+    pipeline.build(p, options, "portability", pipeline.read_messages(options, "portability"))
     return request.param, options, p
 
 
@@ -53,7 +54,7 @@ def test_every_dofn_pickles_without_live_clients(built):
     kind, _, p = built
     fns = dofns(p)
     names = {type(fn).__name__ for fn in fns}
-    assert {"ParseArticlesFn", "AnnotateArticlesFn", "WriteOutputsFn"} <= names
+    assert {"ParseArticlesFn", "AnnotateArticlesFn", "WriteFilesFn"} <= names
     if kind == "kafka":
         assert {"ReadPartitionFn", "PublishOutputsFn"} <= names
     for fn in fns:

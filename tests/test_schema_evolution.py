@@ -15,13 +15,14 @@ import fastavro
 import pytest
 from fastavro.schema import load_schema_ordered
 
-from pipelines import nlp, records
+from pipelines import nlp
+from pipelines.formats import parsed_schema
 from pipelines.parse import parse_article
-from pipelines.source import Message
+from pipelines.records import ARTICLE, DEAD_LETTER, DeadLetter, Message, to_avro
 from tests.conftest import REPEATED_HEADLINE, message_from
 
 V1 = Path(__file__).parent / "fixtures" / "schemas" / "v1"
-FILES = {records.ARTICLE: "enriched_article.avsc", records.DEAD_LETTER: "dead_letter.avsc"}
+FILES = {ARTICLE: "enriched_article.avsc", DEAD_LETTER: "dead_letter.avsc"}
 
 
 def v1_schema(kind: str) -> dict:
@@ -32,8 +33,8 @@ def v1_schema(kind: str) -> dict:
 def current_records(spacy_nlp) -> dict[str, list[dict]]:
     article = parse_article(message_from(REPEATED_HEADLINE, topic="news", partition=0, offset=7))
     enriched = nlp.annotate(article, spacy_nlp(article.text), nlp.model_name(spacy_nlp))
-    letter = records.dead_letter(Message(b"\x00", key="bad.bin"), "parse", "binary", "not text")
-    return {records.ARTICLE: [enriched], records.DEAD_LETTER: [letter]}
+    letter = DeadLetter.of(Message(b"\x00", key="bad.bin"), "parse", "binary", "not text")
+    return {ARTICLE: [to_avro(enriched)], DEAD_LETTER: [to_avro(letter)]}
 
 
 def round_trip(records_: list[dict], writer_schema: dict, reader_schema: dict) -> list[dict]:
@@ -43,19 +44,19 @@ def round_trip(records_: list[dict], writer_schema: dict, reader_schema: dict) -
     return list(fastavro.reader(buffer, reader_schema=reader_schema))
 
 
-@pytest.mark.parametrize("kind", [records.ARTICLE, records.DEAD_LETTER])
+@pytest.mark.parametrize("kind", [ARTICLE, DEAD_LETTER])
 def test_current_files_read_with_the_v1_schema(kind, current_records):
-    read = round_trip(current_records[kind], records.parsed_schema(kind), v1_schema(kind))
+    read = round_trip(current_records[kind], parsed_schema(kind), v1_schema(kind))
     assert read[0]["source"] == current_records[kind][0]["source"]
-    if kind == records.ARTICLE:
+    if kind == ARTICLE:
         assert read[0]["claims"] == current_records[kind][0]["claims"]
 
 
-@pytest.mark.parametrize("kind", [records.ARTICLE, records.DEAD_LETTER])
+@pytest.mark.parametrize("kind", [ARTICLE, DEAD_LETTER])
 def test_v1_files_read_with_the_current_schema(kind, current_records):
     v1_fields = {f["name"] for f in v1_schema(kind)["fields"]}
     old = [{k: v for k, v in r.items() if k in v1_fields} for r in current_records[kind]]
-    read = round_trip(old, v1_schema(kind), records.parsed_schema(kind))
+    read = round_trip(old, v1_schema(kind), parsed_schema(kind))
     assert read[0]["source"] == current_records[kind][0]["source"]
 
 
@@ -74,6 +75,6 @@ def _added_fields_without_default(current: dict, old: dict, path: str = "") -> l
     return missing
 
 
-@pytest.mark.parametrize("kind", [records.ARTICLE, records.DEAD_LETTER])
+@pytest.mark.parametrize("kind", [ARTICLE, DEAD_LETTER])
 def test_every_field_added_since_v1_has_a_default(kind):
-    assert _added_fields_without_default(records.parsed_schema(kind), v1_schema(kind)) == []
+    assert _added_fields_without_default(parsed_schema(kind), v1_schema(kind)) == []

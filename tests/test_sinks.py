@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import time
 
 import apache_beam as beam
 import avro.datafile
 import avro.io
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines import kafka, records
-from pipelines.sinks import (
-    WriteOutputs,
-    WriteOutputsFn,
-    discard_interrupted_writes,
-    files_name,
-    range_name,
-    read_metadata,
-    resume_points,
-    write_avro_file,
-)
-from pipelines.source import Message
+from pipelines import kafka
+from pipelines.formats import confluent_decode, confluent_encode
+from pipelines.records import ARTICLE, DEAD_LETTER, DeadLetter, EnrichedArticle, Message, Output, to_avro
+from pipelines.sinks import WriteFiles
+from pipelines.sinks.avrofiles import read_metadata, write_avro_file
+from pipelines.sinks.naming import files_name, range_name
+from pipelines.sinks.recovery import discard_interrupted_writes, resume_points
+from pipelines.sinks.writer import WriteFilesFn
 from tests.conftest import read_avro_folder
 
 WHEN = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
@@ -31,19 +29,16 @@ def message(offset: int, partition: int = 0, key: str | None = None, **fields) -
     return Message(b"payload", partition=partition, offset=offset, key=key or f"k{offset}", **fields)
 
 
-def letter(offset: int, partition: int = 0, key: str | None = None, **fields) -> records.Output:
-    record = records.dead_letter(
-        message(offset, partition, key, **fields), "parse", "binary", "not text", failed_at=WHEN
-    )
-    return records.Output(records.DEAD_LETTER, record)
+def letter(offset: int, partition: int = 0, key: str | None = None, **fields) -> DeadLetter:
+    rejected = DeadLetter.of(message(offset, partition, key, **fields), "parse", "binary", "not text")
+    return dataclasses.replace(rejected, failed_at=WHEN)
 
 
-def article(offset: int, partition: int = 0, key: str | None = None, **fields) -> records.Output:
-    record = records.article_record(
-        article_id=f"a{offset}", message=message(offset, partition, key, **fields), title=None, text="Text.",
-        encoding="utf-8", sentences=[], entities=[], claims=[], model="test", processed_at=WHEN,
+def article(offset: int, partition: int = 0, key: str | None = None, **fields) -> EnrichedArticle:
+    return EnrichedArticle(
+        article_id=f"a{offset}", source=message(offset, partition, key, **fields).source, title=None,
+        text="Text.", encoding="utf-8", sentences=(), entities=(), claims=(), model="test", processed_at=WHEN,
     )  # fmt: skip
-    return records.Output(records.ARTICLE, record)
 
 
 def read_with_reference_avro(path) -> list[dict]:
@@ -55,9 +50,9 @@ def read_with_reference_avro(path) -> list[dict]:
             reader.close()
 
 
-def write_bundle(output, outputs: list[records.Output], max_records: int = 10_000) -> None:
+def write_bundle(output, outputs: list[Output], max_records: int = 10_000) -> None:
     """One bundle through the writer, the way the runner drives it."""
-    fn = WriteOutputsFn(str(output), max_records)
+    fn = WriteFilesFn(str(output), max_records)
     fn.setup()
     fn.start_bundle()
     for o in outputs:
@@ -68,16 +63,14 @@ def write_bundle(output, outputs: list[records.Output], max_records: int = 10_00
 def test_names_say_topic_partition_and_offsets():
     assert range_name("news", 3, 120, 183) == "news-3-000000000120-000000000183.avro"
     assert range_name("a/b c", 0, 1, 2) == "a_b_c-0-000000000001-000000000002.avro"
-    backfill = [
-        records.Output(records.ARTICLE, {"source": {"path": f"/a/{i}.txt", "key": None}}) for i in (1, 2)
-    ]
+    backfill = [letter(i, path=f"/a/{i}.txt", topic=None) for i in (1, 2)]
     assert files_name(backfill).startswith("files-") and files_name(backfill) == files_name(list(backfill))
 
 
 def test_written_file_reads_back_with_fastavro_and_reference_avro(tmp_path):
     path = tmp_path / "x.avro"
     write_avro_file(
-        str(path), records.DEAD_LETTER, [letter(1).record, letter(2).record], {"claimstream.n": "2"}
+        str(path), DEAD_LETTER, [to_avro(letter(1)), to_avro(letter(2))], {"claimstream.n": "2"}
     )
     assert [p.name for p in tmp_path.iterdir()] == ["x.avro"]  # no temporary file left
     assert [r["source"]["offset"] for r in read_avro_folder(tmp_path)] == [1, 2]
@@ -109,6 +102,21 @@ def test_max_records_rolls_a_new_range(tmp_path):
     ]
 
 
+def test_a_file_is_closed_when_its_first_record_is_max_seconds_old(tmp_path):
+    fn = WriteFilesFn(str(tmp_path), max_records=10_000, max_seconds=0.2)
+    fn.setup()
+    fn.start_bundle()
+    fn.process(article(0))
+    fn.process(article(1, partition=1))
+    time.sleep(0.25)
+    fn.process(article(2))  # both partitions' files are due, not only this one's
+    names = sorted(p.name for p in (tmp_path / "articles").iterdir())
+    assert names == ["news-0-000000000000-000000000002.avro", "news-1-000000000001-000000000001.avro"]
+    fn.process(article(3))
+    fn.finish_bundle()
+    assert "news-0-000000000003-000000000003.avro" in {p.name for p in (tmp_path / "articles").iterdir()}
+
+
 def test_resume_points_follow_complete_ranges_only(tmp_path):
     write_bundle(tmp_path, [article(0), letter(1), article(2, partition=1)])
     write_bundle(tmp_path, [letter(3), letter(4)])  # a range with dead letters only: complete
@@ -124,15 +132,15 @@ def test_resume_points_follow_complete_ranges_only(tmp_path):
 
 
 def test_interrupted_writes_are_deleted_while_the_broker_holds_their_records(broker, topic_name, tmp_path):
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 1)
-    kafka.publish(broker.bootstrap_servers, topic_name, [(b"k0", b"first"), (b"k1", b"second")])
-    held = [kafka.record_at(broker.bootstrap_servers, topic_name, 0, offset) for offset in (0, 1)]
+    kafka.ensure_topic(broker.config, topic_name, 1)
+    kafka.publish(broker.config, topic_name, [(b"k0", b"first"), (b"k1", b"second")])
+    held = [kafka.record_at(broker.config, topic_name, 0, offset) for offset in (0, 1)]
     on_broker = {r.offset: {"topic": topic_name, "timestamp_ms": r.timestamp} for r in held}
     write_bundle(tmp_path, [article(0, **on_broker[0]), letter(1, **on_broker[1])])
     # Offsets the broker never had: what is left of a log that is gone.
     write_bundle(tmp_path, [article(5, topic=topic_name), letter(6, topic=topic_name)])
     interrupted = tmp_path / "dead_letters" / range_name(topic_name, 0, 0, 1)
-    assert discard_interrupted_writes(str(tmp_path), broker.bootstrap_servers, topic_name) == []
+    assert discard_interrupted_writes(str(tmp_path), broker.config, topic_name) == []
 
     # A crash after the dead letters of both ranges were renamed, before their articles were:
     for articles in (tmp_path / "articles").iterdir():
@@ -141,7 +149,7 @@ def test_interrupted_writes_are_deleted_while_the_broker_holds_their_records(bro
     temporary.write_bytes(b"half a file")
     of_another_topic = tmp_path / "articles" / f".{range_name(topic_name + '-eu', 0, 0, 1)}.0123abcd.tmp"
     of_another_topic.write_bytes(b"half a file")
-    discarded = discard_interrupted_writes(str(tmp_path), broker.bootstrap_servers, topic_name)
+    discarded = discard_interrupted_writes(str(tmp_path), broker.config, topic_name)
     assert discarded == [str(interrupted), str(temporary)]
     assert not interrupted.exists() and not temporary.exists() and of_another_topic.exists()
     assert [p.name for p in (tmp_path / "dead_letters").iterdir()] == [range_name(topic_name, 0, 5, 6)]
@@ -166,13 +174,13 @@ def test_a_retried_range_overwrites_a_reset_log_does_not(tmp_path):
 
 def test_write_composite_in_a_pipeline(tmp_path):
     with TestPipeline(runner="FnApiRunner") as p:
-        p | beam.Create([article(5), letter(6), article(9, partition=1)]) | WriteOutputs(str(tmp_path))
+        p | beam.Create([article(5), letter(6), article(9, partition=1)]) | WriteFiles(str(tmp_path))
     assert sorted(r["source"]["offset"] for r in read_avro_folder(tmp_path / "articles")) == [5, 9]
     assert [r["source"]["offset"] for r in read_avro_folder(tmp_path / "dead_letters")] == [6]
 
 
 def test_confluent_wire_format_round_trip():
-    value = records.confluent_encode(records.ARTICLE, 100_001, article(3).record)
+    value = confluent_encode(ARTICLE, 100_001, to_avro(article(3)))
     assert value[0] == 0 and int.from_bytes(value[1:5], "big") == 100_001
-    schema_id, decoded = records.confluent_decode(records.ARTICLE, value)
+    schema_id, decoded = confluent_decode(ARTICLE, value)
     assert schema_id == 100_001 and decoded["article_id"] == "a3" and decoded["source"]["offset"] == 3

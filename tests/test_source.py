@@ -7,13 +7,14 @@ the local runner, so these tests collect what the reader emits in this process.
 from __future__ import annotations
 
 import threading
+import uuid
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from kafka import TopicPartition
 
 from pipelines import kafka
-from pipelines.source import ReadFromKafka
+from pipelines.source import ReadFromKafka, ReadPartitionFn
 
 _collected: dict[str, list] = {}
 _lock = threading.Lock()
@@ -25,21 +26,24 @@ def _collect(run: str, message) -> None:
 
 
 def read_topic(broker, topic: str, group: str, **limits) -> list:
-    run = f"{topic}/{group}/{len(_collected)}"
+    run = f"{topic}/{group}/{uuid.uuid4().hex}"
     options = PipelineOptions(runner="FnApiRunner", direct_num_workers=1)
     with beam.Pipeline(options=options) as p:
         (
             p
-            | ReadFromKafka(broker.bootstrap_servers, topic, group, run_id=run, **limits)
+            | ReadFromKafka(
+                broker.config, topic, kafka.list_partitions(broker.config, topic), group,
+                read_fn=ReadPartitionFn(run, **limits),
+            )  # fmt: skip
             | beam.Map(lambda m, run=run: _collect(run, m))
         )
     return _collected.get(run, [])
 
 
 def publish(broker, topic: str, count: int, start: int = 0, partitions: int = 2) -> None:
-    kafka.ensure_topic(broker.bootstrap_servers, topic, partitions)
+    kafka.ensure_topic(broker.config, topic, partitions)
     kafka.publish(
-        broker.bootstrap_servers,
+        broker.config,
         topic,
         [
             (f"{i:03d}_feedfacefeedface.txt".encode(), f"Article {i}.".encode())
@@ -49,7 +53,7 @@ def publish(broker, topic: str, count: int, start: int = 0, partitions: int = 2)
 
 
 def committed(broker, topic: str, group: str, partitions: int = 2) -> list:
-    consumer = kafka.new_consumer(broker.bootstrap_servers, group)
+    consumer = kafka.new_consumer(broker.config, group)
     try:
         return [consumer.committed(TopicPartition(topic, p)) for p in range(partitions)]
     finally:

@@ -6,10 +6,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from pipelines import kafka
 from pipelines.broker import free_port
-from tests.conftest import ARTICLES
+from tests.conftest import ARTICLES, read_avro_folder
 
 CLAIMSTREAM = [sys.executable, "-m", "pipelines.cli"]
 
@@ -27,9 +28,9 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def test_metrics_are_served_and_progress_is_logged_during_a_run(broker, topic_name, tmp_path):
-    kafka.ensure_topic(broker.bootstrap_servers, topic_name, 2)
+    kafka.ensure_topic(broker.config, topic_name, 2)
     messages = [(p.name.encode(), p.read_bytes()) for p in sorted(ARTICLES.glob("*.txt"))] * 5
-    kafka.publish(broker.bootstrap_servers, topic_name, messages + [(b"bad.bin", b"\x00")])
+    kafka.publish(broker.config, topic_name, messages + [(b"bad.bin", b"\x00")])
     port = free_port()
     process = subprocess.Popen(
         [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
@@ -84,3 +85,39 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path):
         )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"127.0.0.1:{port} (--metrics-port" in result.stderr
+
+
+BBC = Path(__file__).resolve().parents[2] / "shared" / "samples" / "bbc"
+
+
+def test_a_backlog_is_counted_and_written_as_it_is_processed(broker, topic_name, tmp_path):
+    """300 real articles queued before the run: the counters move and files land during the run."""
+    articles = sorted(BBC.glob("*/*.txt"))[::6][:300]
+    kafka.ensure_topic(broker.config, topic_name, 2)
+    kafka.publish(broker.config, topic_name, [(p.name.encode(), p.read_bytes()) for p in articles])
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic_name,
+         "--output", str(tmp_path), "--until-idle", "3", "--metrics-port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    counted, first_file_at = [], None
+    try:
+        while process.poll() is None and time.monotonic() - started < 600:
+            try:
+                counted.append(scrape(port).get("claimstream_articles_total", 0))
+            except OSError:
+                pass  # not serving yet
+            if first_file_at is None and any((tmp_path / "articles").glob("*.avro")):
+                first_file_at = time.monotonic() - started
+            time.sleep(0.2)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err[-3000:]
+    working = time.monotonic() - started - 3  # the run's time without its idle wait
+    assert any(0 < n < len(articles) for n in counted), counted
+    assert first_file_at is not None and first_file_at < working / 2, (first_file_at, working)
+    assert len(read_avro_folder(tmp_path / "articles")) == len(articles)
+    assert len(list((tmp_path / "articles").glob("*.avro"))) > 2  # not one file per partition

@@ -1,8 +1,9 @@
 """Thin helpers over kafka-python, with errors that name the broker at fault.
 
 Everything that talks to a broker goes through here, so that an unreachable
-address or a missing topic becomes one :class:`KafkaError` with a sentence a
-user can act on, instead of a client library traceback.
+address or a missing topic becomes one :class:`~pipelines.errors.KafkaError` with
+a sentence a user can act on, instead of a client library traceback. Every client
+is made from one :class:`~pipelines.kafka.config.KafkaConfig`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
+from pipelines.errors import KafkaError
+from pipelines.kafka.config import KafkaConfig
+
 _LOG = logging.getLogger(__name__)
 
 #: Large enough for the parse stage's default 2 MB limit plus headroom: a bigger
@@ -29,33 +33,19 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 COMMIT_TIMEOUT_MS = 3000
 
 
-class KafkaError(RuntimeError):
-    """A broker problem a user can fix: the message names the address or topic."""
-
-
-def _unreachable(bootstrap_servers: str, cause: Exception) -> KafkaError:
+def _unreachable(config: KafkaConfig, cause: Exception) -> KafkaError:
     return KafkaError(
-        f"cannot reach a Kafka broker at {bootstrap_servers} "
-        f"(--bootstrap-servers): {type(cause).__name__}: {cause}. "
-        "Is the broker running and is the address right?"
+        f"cannot reach a Kafka broker at {config.bootstrap_servers}: {type(cause).__name__}: {cause}. "
+        "Is the broker running and is the address right?",
+        setting="bootstrap_servers",
     )
 
 
-def _client_kwargs(bootstrap_servers: str) -> dict:
-    return {
-        "bootstrap_servers": bootstrap_servers.split(","),
-        "client_id": "claimstream",
-        # Fail fast on a wrong address instead of hanging on version probing.
-        "bootstrap_timeout_ms": 5000,
-        "request_timeout_ms": 30000,
-    }
-
-
-def new_consumer(bootstrap_servers: str, group_id: str | None = None) -> KafkaConsumer:
+def new_consumer(config: KafkaConfig, group_id: str | None = None) -> KafkaConsumer:
     """A consumer with manual assignment in mind: no auto commit, no subscription."""
     try:
         return KafkaConsumer(
-            **_client_kwargs(bootstrap_servers),
+            **config.client_settings(),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -63,17 +53,17 @@ def new_consumer(bootstrap_servers: str, group_id: str | None = None) -> KafkaCo
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
         )
     except kafka.errors.KafkaError as e:
-        raise _unreachable(bootstrap_servers, e) from None
+        raise _unreachable(config, e) from None
 
 
-def new_producer(bootstrap_servers: str, idempotent: bool = False) -> KafkaProducer:
+def new_producer(config: KafkaConfig, idempotent: bool = False) -> KafkaProducer:
     """A producer that waits for every in-sync replica (acks=all).
 
     ``idempotent``: the broker de-duplicates the producer's retries; falls back to a
     plain acks=all producer where the broker does not support it.
     """
     settings = {
-        **_client_kwargs(bootstrap_servers),
+        **config.client_settings(),
         "acks": "all",
         "max_request_size": MAX_MESSAGE_BYTES,
         "linger_ms": 5,
@@ -84,36 +74,39 @@ def new_producer(bootstrap_servers: str, idempotent: bool = False) -> KafkaProdu
                 return KafkaProducer(**settings, enable_idempotence=True)
             except (kafka.errors.UnsupportedVersionError, kafka.errors.IncompatibleBrokerVersion) as e:
                 _LOG.warning(
-                    "broker at %s has no idempotent producers (%s): acks=all only", bootstrap_servers, e
+                    "broker at %s has no idempotent producers (%s): acks=all only",
+                    config.bootstrap_servers,
+                    e,
                 )
         return KafkaProducer(**settings)
     except kafka.errors.KafkaError as e:
-        raise _unreachable(bootstrap_servers, e) from None
+        raise _unreachable(config, e) from None
 
 
-def list_partitions(bootstrap_servers: str, topic: str) -> list[int]:
+def list_partitions(config: KafkaConfig, topic: str) -> list[int]:
     """The partition numbers of ``topic``; KafkaError when it does not exist."""
-    consumer = new_consumer(bootstrap_servers)
+    consumer = new_consumer(config)
     try:
         partitions = consumer.partitions_for_topic(topic)
     except kafka.errors.KafkaError as e:
-        raise _unreachable(bootstrap_servers, e) from None
+        raise _unreachable(config, e) from None
     finally:
         consumer.close()
     if not partitions:
         raise KafkaError(
-            f"topic {topic!r} does not exist on the broker at {bootstrap_servers} "
-            "(--topic): create it, or publish to it with `claimstream produce`, first"
+            f"topic {topic!r} does not exist on the broker at {config.bootstrap_servers}: "
+            "create it, or publish to it with `claimstream produce`, first",
+            setting="topic",
         )
     return sorted(partitions)
 
 
-def ensure_topic(bootstrap_servers: str, topic: str, partitions: int = 1) -> None:
+def ensure_topic(config: KafkaConfig, topic: str, partitions: int = 1) -> None:
     """Create ``topic`` with ``partitions`` partitions unless it exists already."""
     try:
-        admin = KafkaAdminClient(**_client_kwargs(bootstrap_servers))
+        admin = KafkaAdminClient(**config.client_settings())
     except kafka.errors.KafkaError as e:
-        raise _unreachable(bootstrap_servers, e) from None
+        raise _unreachable(config, e) from None
     try:
         if topic not in admin.list_topics():
             admin.create_topics([NewTopic(topic, partitions, 1)])
@@ -124,7 +117,7 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int = 1) -> Non
 
 
 def starting_offset(
-    bootstrap_servers: str,
+    config: KafkaConfig,
     topic: str,
     partition: int,
     group_id: str | None,
@@ -137,7 +130,7 @@ def starting_offset(
     true last offset (Tansu reports the base offset of the last batch + 1), so
     ``latest`` may re-read the last batch: at least once, never a gap.
     """
-    consumer = new_consumer(bootstrap_servers, group_id)
+    consumer = new_consumer(config, group_id)
     tp = TopicPartition(topic, partition)
     try:
         if group_id:
@@ -147,7 +140,7 @@ def starting_offset(
         offsets = consumer.end_offsets([tp]) if start_from == "latest" else consumer.beginning_offsets([tp])
         return offsets[tp]
     except kafka.errors.KafkaError as e:
-        raise _unreachable(bootstrap_servers, e) from None
+        raise _unreachable(config, e) from None
     finally:
         consumer.close()
 
@@ -159,11 +152,11 @@ class PartitionConsumer:
     where the last poll ended costs no seek.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, partition: int, group_id: str | None):
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, config: KafkaConfig, topic: str, partition: int, group_id: str | None):
+        self._config = config
         self._tp = TopicPartition(topic, partition)
         self._group_id = group_id
-        self._consumer = new_consumer(bootstrap_servers, group_id)
+        self._consumer = new_consumer(config, group_id)
         self._consumer.assign([self._tp])
         self._next: int | None = None
 
@@ -219,29 +212,30 @@ class PartitionConsumer:
         except kafka.errors.KafkaError as e:
             _LOG.warning(
                 "could not commit offset %d of %s[%d] for group %r at %s: %s",
-                next_offset, self._tp.topic, self._tp.partition, self._group_id, self._bootstrap_servers, e,
+                next_offset, self._tp.topic, self._tp.partition, self._group_id,
+                self._config.bootstrap_servers, e,
             )  # fmt: skip
 
     def close(self) -> None:
         self._consumer.close()
 
 
-def end_offsets(bootstrap_servers: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+def end_offsets(config: KafkaConfig, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
     """The broker's end offset of each (topic, partition): where the next record will go."""
-    consumer = new_consumer(bootstrap_servers)
+    consumer = new_consumer(config)
     try:
         tps = [TopicPartition(t, p) for t, p in partitions]
         ends = consumer.end_offsets(tps, timeout_ms=COMMIT_TIMEOUT_MS)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
     except kafka.errors.KafkaError as e:
-        raise _unreachable(bootstrap_servers, e) from None
+        raise _unreachable(config, e) from None
     finally:
         consumer.close()
 
 
-def reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
+def reachable(config: KafkaConfig, timeout: float = 1.0) -> bool:
     """Whether any of the bootstrap addresses accepts a TCP connection."""
-    for address in bootstrap_servers.split(","):
+    for address in config.servers:
         host, _, port = address.strip().rpartition(":")
         try:
             with socket.create_connection((host or "localhost", int(port)), timeout=timeout):
@@ -251,9 +245,9 @@ def reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
     return False
 
 
-def record_at(bootstrap_servers: str, topic: str, partition: int, offset: int, timeout_ms: int = 5000):
+def record_at(config: KafkaConfig, topic: str, partition: int, offset: int, timeout_ms: int = 5000):
     """The record at ``offset``, or None when the log does not hold it (any more)."""
-    consumer = new_consumer(bootstrap_servers)
+    consumer = new_consumer(config)
     tp = TopicPartition(topic, partition)
     try:
         consumer.assign([tp])
@@ -264,14 +258,14 @@ def record_at(bootstrap_servers: str, topic: str, partition: int, offset: int, t
 
 
 def holds_record(
-    bootstrap_servers: str, topic: str, partition: int, offset: int, key: str, timestamp_ms: int | None
+    config: KafkaConfig, topic: str, partition: int, offset: int, key: str, timestamp_ms: int | None
 ) -> bool:
     """Whether the record at ``offset`` is still the one with this key (``""``: none) and timestamp.
 
     False when the log no longer holds the offset, or holds another record there:
     the topic was deleted and made again, or an in-memory broker restarted.
     """
-    record = record_at(bootstrap_servers, topic, partition, offset)
+    record = record_at(config, topic, partition, offset)
     if record is None:
         return False
     record_key = record.key.decode("utf-8", "replace") if record.key is not None else ""
@@ -288,9 +282,9 @@ def _first_record_from(consumer: KafkaConsumer, tp: TopicPartition, offset: int,
     return None
 
 
-def publish(bootstrap_servers: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+def publish(config: KafkaConfig, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
     """Publish ``(key, value)`` pairs and wait until every one is acknowledged."""
-    producer = new_producer(bootstrap_servers)
+    producer = new_producer(config)
     try:
         futures = [producer.send(topic, key=key, value=value) for key, value in messages]
         producer.flush()
@@ -298,6 +292,6 @@ def publish(bootstrap_servers: str, topic: str, messages: Iterable[tuple[bytes |
             future.get(timeout=30)  # raises if the broker refused the record
         return len(futures)
     except kafka.errors.KafkaError as e:
-        raise KafkaError(f"publishing to {topic!r} at {bootstrap_servers} failed: {e}") from None
+        raise KafkaError(f"publishing to {topic!r} at {config.bootstrap_servers} failed: {e}") from None
     finally:
         producer.close()

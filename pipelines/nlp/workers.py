@@ -1,0 +1,88 @@
+"""NLP worker processes: spaCy and the claim rules, one model per process, every core busy.
+
+spaCy runs on one core. To use every core the NLP stage keeps a pool of worker
+processes, each with its models loaded once. A task is a chunk of article bodies
+(text, paragraph offsets, id: never the raw payload); its result is the
+annotations, or an error text per article. With one process the same functions
+run in the calling process.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+import time
+import weakref
+
+from spacy.tokens import Doc
+
+from pipelines.claims import checkworthiness
+from pipelines.nlp.annotate import Annotations, extract
+from pipelines.nlp.model import load_model
+
+#: One task's input: (text, paragraphs, article_id) per article.
+Chunk = list[tuple[str, tuple[tuple[int, int], ...], str]]
+
+_worker: dict = {}  # this process's models, once init_worker has run
+_pools: weakref.WeakSet = weakref.WeakSet()  # every pool this process started
+
+
+def init_worker(model: str, parent: int | None = None) -> None:
+    """Load the spaCy model and the check-worthiness model once in this process.
+
+    A worker process exits by itself when ``parent`` goes away, even if it was
+    killed and could not shut its pool down.
+    """
+    _worker["nlp"] = load_model(model)
+    _worker["scorer"] = checkworthiness.load_model()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def annotate_chunk(items: Chunk) -> list[Annotations | str]:
+    """Each article's annotations, or why it failed: one bad article spoils nothing else."""
+    nlp = _worker["nlp"]
+    try:
+        docs: list[Doc | None] = list(nlp.pipe(text for text, _, _ in items))
+    except Exception:  # noqa: BLE001 - find the article at fault, one by one
+        docs = [None] * len(items)
+    results: list[Annotations | str] = []
+    for (text, paragraphs, article_id), doc in zip(items, docs, strict=True):
+        try:
+            results.append(
+                extract(doc if doc is not None else nlp(text), paragraphs, article_id, _worker["scorer"])
+            )
+        except Exception as e:  # noqa: BLE001 - bad input must never stop the stream
+            results.append(f"{type(e).__name__}: {e}")
+    return results
+
+
+def new_pool(model: str, processes: int) -> concurrent.futures.ProcessPoolExecutor:
+    """A pool of ``processes`` workers, each loading ``model`` when it starts.
+
+    Spawned, not forked: the parent runs threads (Beam, kafka-python) a fork could
+    deadlock on. Like any spawned pool, it needs the calling script to guard its
+    top-level code with ``if __name__ == "__main__":``.
+    """
+    pool = concurrent.futures.ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(model, os.getpid()),
+    )
+    _pools.add(pool)
+    return pool
+
+
+def shutdown_pools() -> None:
+    """Stop the NLP worker processes this process started (the end of a local run)."""
+    for pool in list(_pools):
+        pool.shutdown(wait=True, cancel_futures=True)

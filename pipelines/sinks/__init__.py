@@ -1,0 +1,26 @@
+"""Sink stage: Avro files that make the output exactly once, and Kafka topics.
+
+- :mod:`.naming`: which folder and file name each range of offsets gets;
+- :mod:`.avrofiles`: atomic writes (temporary name, fsync, rename) and reading back;
+- :mod:`.writer`: :class:`WriteFiles`, the file sink;
+- :mod:`.recovery`: resume points and the clean-up of interrupted writes;
+- :mod:`.publish`, :mod:`.registry`: :class:`PublishToKafka`, Confluent-framed Avro.
+"""
+
+from pipelines.sinks.avrofiles import read_folder, read_metadata, write_avro_file
+from pipelines.sinks.naming import ARTICLES_DIR, DEAD_LETTERS_DIR
+from pipelines.sinks.publish import PublishToKafka
+from pipelines.sinks.recovery import count_outputs, recover
+from pipelines.sinks.writer import WriteFiles
+
+__all__ = [
+    "ARTICLES_DIR",
+    "DEAD_LETTERS_DIR",
+    "PublishToKafka",
+    "WriteFiles",
+    "count_outputs",
+    "read_folder",
+    "read_metadata",
+    "recover",
+    "write_avro_file",
+]
