@@ -17,10 +17,13 @@ import argparse
 import logging
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pipelines.errors import ClaimstreamError, InputError
+from pipelines.service.signals import StopOnSignals
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -46,7 +49,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started_at = time.time()
     argv = list(sys.argv[1:] if argv is None else argv)
+    stop = threading.Event()
+    try:
+        if argv[:1] == ["run"]:
+            # First thing: a signal during start-up is a clean stop too.
+            with StopOnSignals(stop):
+                return _main(argv, stop=stop, started_at=started_at)
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"claimstream {argv[0] if argv else ''}: interrupted".replace("  ", " "), file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str], **run_context) -> int:
     _configure_logging()
     # The run options import Beam and spaCy: only for `run`, so that the other commands start fast.
     parser = build_parser(with_run_options=argv[:1] == ["run"])
@@ -59,14 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not args.passes_through:
         args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.run_context = run_context
     try:
         return args.handler(args, argv[1:])
     except ClaimstreamError as e:
         print(f"claimstream {args.command}: error: {_describe(e)}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"claimstream {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
 
 
 def _commands(parser: argparse.ArgumentParser) -> list[str]:
@@ -132,7 +147,7 @@ def _configure_logging() -> None:
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from pipelines import pipeline
 
-    print(pipeline.run(argv))
+    print(pipeline.run(argv, **args.run_context))
     return 0
 
 

@@ -69,6 +69,10 @@ def _kafka_source(group) -> None:
         help="stop after reading this many messages",
     )  # fmt: skip
     group.add_argument(
+        "--readers", type=int, default=1,
+        help="consumer-group members this process runs (on a cluster runner: reading parallelism)",
+    )  # fmt: skip
+    group.add_argument(
         "--read-slice-seconds", dest="read_slice_seconds", type=float, default=0.4,
         help="the reader hands its records on (ends its bundle) after about this long",
     )  # fmt: skip
@@ -198,7 +202,7 @@ def validate(options: ClaimstreamOptions) -> None:
     if options.nlp_processes < 0:
         raise OptionError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
     positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
-                "file_max_records", "file_max_seconds", "read_slice_seconds")  # fmt: skip
+                "file_max_records", "file_max_seconds", "read_slice_seconds", "readers")  # fmt: skip
     for name in positive:
         value = getattr(options, name)
         if value is not None and value <= 0:

@@ -221,5 +221,5 @@ class ParseArticlesFn(beam.DoFn):
             yield self._rejected(message, "parser_error", f"{type(e).__name__}: {e}")
 
     def _rejected(self, message: Message, error_type: ErrorType, error: str) -> DeadLetter:
-        self._state.count(dead_letters=1)
+        self._state.counters.count(dead_letters=1)
         return DeadLetter.of(message, "parse", error_type, error)

@@ -11,14 +11,18 @@ anything behind a GroupByKey that follows an unbounded read, and no Flatten,
 which breaks the chain there too. So dead letters travel in the same stream as
 articles, and one writer sees every outcome of a partition's offsets in a bundle.
 
-:func:`run` first finds out what to read, recovering from the output files of
-earlier runs (one visible step), then builds the chain and runs it until its
-input ends, it is idle, or it is stopped.
+:func:`run` first checks what to read (the topic exists, the files match), then
+builds the chain and runs it until its input ends, it is idle, or it is stopped.
+Replicas with the same ``--group-id`` share the topic's partitions; each replica
+starts a partition it is given after what the output files already hold
+(:func:`pipelines.sinks.start_of_partition`: the recovery step, at run time).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,17 +31,19 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import StandardOptions
 
-from pipelines import kafka, runstate, service, sinks
+from pipelines import kafka, runstate, sinks
 from pipelines.errors import OptionError, RegistryError
 from pipelines.nlp import ExtractEntitiesAndClaims
-from pipelines.nlp.workers import shutdown_pools
+from pipelines.nlp.workers import shutdown_pools, start_pool
 from pipelines.options import DASK_RUNNER, LOCAL_RUNNER, ClaimstreamOptions, parse
 from pipelines.parse import ParseArticles
 from pipelines.records import ARTICLE, DEAD_LETTER
 from pipelines.runstate import RunState
+from pipelines.service.signals import StopOnSignals
+from pipelines.service.watch import watching
 from pipelines.sinks import PublishToKafka, WriteFiles
 from pipelines.sinks.registry import schema_id
-from pipelines.source import ReadArticleFiles, ReadFromKafka, ReadPartitionFn, list_files
+from pipelines.source import ReadArticleFiles, ReadFromKafka, ReadTopicFn, list_files
 
 
 def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, source: beam.PTransform) -> None:
@@ -52,47 +58,72 @@ def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, sou
     )
     if options.publishes:
         outputs | "PublishToKafka" >> PublishToKafka(
-            options.kafka, options.output_topic, options.dead_letter_topic, options.schema_registry_url
+            options.kafka,
+            options.output_topic,
+            options.dead_letter_topic,
+            options.schema_registry_url,
+            run_id,
         )
 
 
 def read_messages(options: ClaimstreamOptions, run_id: str) -> beam.PTransform:
-    """The source: the files of ``--input``, or the topic's partitions, each started after
-    what the output files already hold (:func:`pipelines.sinks.recover`)."""
+    """The source: the files of ``--input``, or the topic as members of the consumer group,
+    each partition started after what the output files already hold."""
     if options.input:
         return ReadArticleFiles(list_files(options.input), options.max_message_bytes, run_id)
-    partitions = kafka.list_partitions(options.kafka, options.topic)
-    floors = sinks.recover(options.output, options.kafka, options.topic)
-    read_fn = ReadPartitionFn(
-        run_id, options.until_idle, options.max_articles,
+    kafka.list_partitions(options.kafka, options.topic)  # the topic exists: say so now if not
+    read_fn = ReadTopicFn(
+        run_id, functools.partial(sinks.start_of_partition, options.output, options.kafka),
+        options.until_idle, options.max_articles,
         slice_seconds=options.read_slice_seconds, slice_records=min(256, options.file_max_records),
     )  # fmt: skip
     return ReadFromKafka(
-        options.kafka, options.topic, partitions, options.group_id, options.start_from, floors, read_fn
+        options.kafka, options.topic, options.group_id, read_fn, options.start_from, options.readers
     )
 
 
-def run(argv: Sequence[str] | None = None) -> RunSummary:
-    """Run the pipeline until its input ends, it is idle, or it is stopped; say what it did."""
-    options = parse(argv)
-    _check_registry(options)
-    state = runstate.begin(uuid.uuid4().hex, options.max_articles, options.until_idle)
-    try:
-        source = read_messages(options, state.run_id)
-        total = None if options.topic else source.file_count
-        watch = service.watching(
-            state, options.progress_interval, options.metrics_port, options.metrics_host,
-            options.kafka if options.topic else None, total,
-        )  # fmt: skip
-        with watch, service.StopOnSignals(state):
-            pipeline = beam.Pipeline(options=options)
-            build(pipeline, options, state.run_id, source)
-            result = _run_to_the_end(pipeline)
-    finally:
-        # The local runner does not always tear DoFns down: stop their workers here.
-        shutdown_pools()
-        runstate.end(state.run_id)
+def run(
+    argv: Sequence[str] | None = None, stop: threading.Event | None = None, started_at: float | None = None
+) -> RunSummary:
+    """Run the pipeline until its input ends, it is idle, or it is stopped; say what it did.
+
+    ``stop`` (set by Ctrl-C or SIGTERM) ends the run cleanly at any moment: before the
+    pipeline starts, or after the bundle in progress is written and committed.
+    ``started_at``: when the command started, for the summary's start-up figure.
+    """
+    stop = stop or threading.Event()
+    with StopOnSignals(stop):
+        options = parse(argv)
+        _check_registry(options)
+        state = runstate.begin(uuid.uuid4().hex, options.max_articles, options.until_idle, stop)
+        state.started_at = started_at or state.started_at
+        try:
+            result = _prepare_and_run(options, state)
+        finally:
+            for member in state.leases.members():
+                member.close()  # leave the group now, so the others take over at once
+            # The local runner does not always tear DoFns down: stop their workers here.
+            shutdown_pools()
+            runstate.end(state.run_id)
     return summarize(result, state, options)
+
+
+def _prepare_and_run(options: ClaimstreamOptions, state: RunState):
+    """The pipeline's result, or None when stopped before it started."""
+    if options.nlp_processes > 1 and options.view_as(StandardOptions).runner == LOCAL_RUNNER:
+        start_pool(options.spacy_model, options.nlp_processes)  # models load while the rest starts
+    source = read_messages(options, state.run_id)
+    if state.stop_requested:
+        return None
+    total = None if options.topic else source.file_count
+    watch = watching(
+        state, options.progress_interval, options.metrics_port, options.metrics_host,
+        options.kafka if options.topic else None, total,
+    )  # fmt: skip
+    with watch:
+        pipeline = beam.Pipeline(options=options)
+        build(pipeline, options, state.run_id, source)
+        return _run_to_the_end(pipeline)
 
 
 def _run_to_the_end(pipeline: beam.Pipeline):
@@ -135,6 +166,7 @@ class RunSummary:
     seconds: float  # the whole run, start-up and idle wait included
     startup_seconds: float  # from the start of the run to the first record read
     busy_seconds: float  # from the start of the run to its last file written
+    stopped: bool = False  # by Ctrl-C or SIGTERM
 
     @property
     def messages_per_second(self) -> float:
@@ -143,7 +175,8 @@ class RunSummary:
         return (self.articles + self.dead_letters) / working if working > 0 else 0.0
 
     def __str__(self) -> str:
-        return (
+        stopped = "stopped on request: what was read is written and committed\n" if self.stopped else ""
+        return stopped + (
             f"articles: {self.articles}  entities: {self.entities}  claims: {self.claims}  "
             f"dead letters: {self.dead_letters}\n"
             f"output: {self.output} ({self.files} files)\n"
@@ -156,14 +189,14 @@ class RunSummary:
 def summarize(result, state: RunState, options: ClaimstreamOptions) -> RunSummary:
     """The summary from the run's counters (local runner), Beam's metrics, or the files written."""
     runner = options.view_as(StandardOptions).runner
-    if runner == LOCAL_RUNNER:
-        counts = state.snapshot().counts
+    if runner == LOCAL_RUNNER or result is None:
+        counts = state.counters.snapshot().counts
     elif runner == DASK_RUNNER:  # reports no metrics: count what was written
         counts = sinks.count_outputs(options.output)
     else:
         counts = _beam_counters(result)
     ended = time.time()
-    first_read, last_write = state.first_read_at, state.last_write_at
+    first_read, last_write = state.counters.first_read_at, state.counters.last_write_at
     return RunSummary(
         articles=counts.get("written_articles", 0),
         entities=counts.get("entities", 0),
@@ -174,6 +207,7 @@ def summarize(result, state: RunState, options: ClaimstreamOptions) -> RunSummar
         seconds=ended - state.started_at,
         startup_seconds=first_read - state.started_at if first_read else 0.0,
         busy_seconds=last_write - state.started_at if last_write else 0.0,
+        stopped=state.stop_requested,
     )
 
 

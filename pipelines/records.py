@@ -62,6 +62,7 @@ class Message:
     key: str | None = None
     timestamp_ms: int | None = None
     path: str | None = None
+    lease: int | None = None  # the reader's lease on the partition when it read this (not written)
 
     @property
     def source(self) -> Source:
@@ -138,6 +139,7 @@ class EnrichedArticle:
     model: str
     processed_at: datetime.datetime = dataclasses.field(default_factory=now_utc)
     pipeline_version: str = pipelines.__version__
+    lease: int | None = dataclasses.field(default=None, metadata={"avro": False})
 
     kind = ARTICLE
 
@@ -157,12 +159,13 @@ class DeadLetter:
     error: str
     failed_at: datetime.datetime = dataclasses.field(default_factory=now_utc)
     pipeline_version: str = pipelines.__version__
+    lease: int | None = dataclasses.field(default=None, metadata={"avro": False})
 
     kind = DEAD_LETTER
 
     @classmethod
     def of(cls, message: Message, stage: Stage, error_type: ErrorType, error: str) -> DeadLetter:
-        return cls(message.source, message.payload, stage, error_type, error)
+        return cls(message.source, message.payload, stage, error_type, error, lease=message.lease)
 
 
 #: What reaches the sinks.
@@ -184,7 +187,8 @@ def to_avro(record: Output) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     # dataclasses.asdict, without its deep copies of bytes and datetimes.
     if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = (f for f in dataclasses.fields(value) if f.metadata.get("avro", True))
+        return {f.name: _plain(getattr(value, f.name)) for f in fields}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value

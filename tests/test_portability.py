@@ -15,7 +15,7 @@ from pipelines import pipeline
 from pipelines.options import parse
 from tests.conftest import ARTICLES
 
-UNPICKLABLE_STATE = ("_consumers", "_pool", "_nlp", "_scorer", "_producer", "_limits")
+UNPICKLABLE_STATE = ("_members", "_consumers", "_pool", "_nlp", "_scorer", "_producer", "_state")
 
 
 def dofns(p: beam.Pipeline) -> list[beam.DoFn]:
@@ -56,7 +56,7 @@ def test_every_dofn_pickles_without_live_clients(built):
     names = {type(fn).__name__ for fn in fns}
     assert {"ParseArticlesFn", "AnnotateArticlesFn", "WriteFilesFn"} <= names
     if kind == "kafka":
-        assert {"ReadPartitionFn", "PublishOutputsFn"} <= names
+        assert {"ReadTopicFn", "PublishOutputsFn"} <= names
     for fn in fns:
         assert not [a for a in UNPICKLABLE_STATE if a in vars(fn)], type(fn).__name__
         copy = pickler.loads(pickler.dumps(fn))

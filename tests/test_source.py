@@ -13,16 +13,23 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from kafka import TopicPartition
 
-from pipelines import kafka
-from pipelines.source import ReadFromKafka, ReadPartitionFn
+from pipelines import kafka, runstate
+from pipelines.source import ReadFromKafka, ReadTopicFn
 
 _collected: dict[str, list] = {}
 _lock = threading.Lock()
 
 
 def _collect(run: str, message) -> None:
+    """What a sink does: keep the message, and say it is written (the reader commits that)."""
     with _lock:
         _collected.setdefault(run, []).append(message)
+    partition = (message.topic, message.partition)
+    runstate.of(run).leases.written(partition, message.lease, message.offset + 1)
+
+
+def _from_committed(tp, committed):
+    return committed  # no output files to resume after
 
 
 def read_topic(broker, topic: str, group: str, **limits) -> list:
@@ -31,10 +38,7 @@ def read_topic(broker, topic: str, group: str, **limits) -> list:
     with beam.Pipeline(options=options) as p:
         (
             p
-            | ReadFromKafka(
-                broker.config, topic, kafka.list_partitions(broker.config, topic), group,
-                read_fn=ReadPartitionFn(run, **limits),
-            )  # fmt: skip
+            | ReadFromKafka(broker.config, topic, group, ReadTopicFn(run, _from_committed, **limits))
             | beam.Map(lambda m, run=run: _collect(run, m))
         )
     return _collected.get(run, [])

@@ -33,7 +33,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 COMMIT_TIMEOUT_MS = 3000
 
 
-def _unreachable(config: KafkaConfig, cause: Exception) -> KafkaError:
+def unreachable(config: KafkaConfig, cause: Exception) -> KafkaError:
     return KafkaError(
         f"cannot reach a Kafka broker at {config.bootstrap_servers}: {type(cause).__name__}: {cause}. "
         "Is the broker running and is the address right?",
@@ -53,7 +53,7 @@ def new_consumer(config: KafkaConfig, group_id: str | None = None) -> KafkaConsu
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
         )
     except kafka.errors.KafkaError as e:
-        raise _unreachable(config, e) from None
+        raise unreachable(config, e) from None
 
 
 def new_producer(config: KafkaConfig, idempotent: bool = False) -> KafkaProducer:
@@ -80,7 +80,7 @@ def new_producer(config: KafkaConfig, idempotent: bool = False) -> KafkaProducer
                 )
         return KafkaProducer(**settings)
     except kafka.errors.KafkaError as e:
-        raise _unreachable(config, e) from None
+        raise unreachable(config, e) from None
 
 
 def list_partitions(config: KafkaConfig, topic: str) -> list[int]:
@@ -89,7 +89,7 @@ def list_partitions(config: KafkaConfig, topic: str) -> list[int]:
     try:
         partitions = consumer.partitions_for_topic(topic)
     except kafka.errors.KafkaError as e:
-        raise _unreachable(config, e) from None
+        raise unreachable(config, e) from None
     finally:
         consumer.close()
     if not partitions:
@@ -106,7 +106,7 @@ def ensure_topic(config: KafkaConfig, topic: str, partitions: int = 1) -> None:
     try:
         admin = KafkaAdminClient(**config.client_settings())
     except kafka.errors.KafkaError as e:
-        raise _unreachable(config, e) from None
+        raise unreachable(config, e) from None
     try:
         if topic not in admin.list_topics():
             admin.create_topics([NewTopic(topic, partitions, 1)])
@@ -140,7 +140,7 @@ def starting_offset(
         offsets = consumer.end_offsets([tp]) if start_from == "latest" else consumer.beginning_offsets([tp])
         return offsets[tp]
     except kafka.errors.KafkaError as e:
-        raise _unreachable(config, e) from None
+        raise unreachable(config, e) from None
     finally:
         consumer.close()
 
@@ -228,7 +228,7 @@ def end_offsets(config: KafkaConfig, partitions: list[tuple[str, int]]) -> dict[
         ends = consumer.end_offsets(tps, timeout_ms=COMMIT_TIMEOUT_MS)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
     except kafka.errors.KafkaError as e:
-        raise _unreachable(config, e) from None
+        raise unreachable(config, e) from None
     finally:
         consumer.close()
 

@@ -98,6 +98,7 @@ def enriched(article: Article, annotations: Annotations, model: str) -> Enriched
         entities=annotations.entities,
         claims=annotations.claims,
         model=model,
+        lease=article.message.lease,
     )
 
 

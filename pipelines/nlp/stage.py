@@ -71,13 +71,16 @@ class AnnotateArticlesFn(beam.DoFn):
         self._state = runstate.of(self._run_id)
         self._pool = None
         if self._processes > 1:
-            self._pool = workers.new_pool(self._model, self._processes)
-            # Start every worker (and load its models) now, not when the first articles
-            # arrive: they would wait for it.
-            for warm_up in [self._pool.submit(workers.annotate_chunk, []) for _ in range(self._processes)]:
-                warm_up.result()
+            # The workers load their models while reading starts (run() may have started
+            # them already); the first chunk waits for them if it has to.
+            self._pool, loaded = workers.take_pool(self._model, self._processes)
+            _when_all_done(loaded, self._loaded)
         else:
             workers.init_worker(self._model)
+            self._loaded()
+
+    def _loaded(self) -> None:
+        self._state.health.model_loaded = True
 
     def start_bundle(self) -> None:
         self._filling = _Chunk([])
@@ -139,7 +142,7 @@ class AnnotateArticlesFn(beam.DoFn):
 
     def _replace_pool(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = workers.new_pool(self._model, self._processes)
+        self._pool, _ = workers.new_pool(self._model, self._processes)
 
     def _outputs(self, chunk: _Chunk, results: list[Annotations | str]) -> Iterator[WindowedValue]:
         annotated = iter(results)
@@ -149,15 +152,28 @@ class AnnotateArticlesFn(beam.DoFn):
                 continue
             result = next(annotated)
             if isinstance(result, str):
-                self._state.count(dead_letters=1)
+                self._state.counters.count(dead_letters=1)
                 yield wv.with_value(DeadLetter.of(wv.value.message, "nlp", "nlp_error", result))
                 continue
-            self._state.count(articles=1, entities=len(result.entities), claims=len(result.claims))
+            self._state.counters.count(articles=1, entities=len(result.entities), claims=len(result.claims))
             yield wv.with_value(enriched(wv.value, result, self._model_name))
 
     def teardown(self) -> None:
         if getattr(self, "_pool", None) is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _when_all_done(futures: list[concurrent.futures.Future], callback) -> None:
+    """Call ``callback`` once every future is done (in the thread that completes the last)."""
+    remaining = [len(futures)]
+
+    def one_done(_future) -> None:
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            callback()
+
+    for future in futures:
+        future.add_done_callback(one_done)
 
 
 def _split(chunk: _Chunk, pieces: int) -> list[_Chunk]:

@@ -10,8 +10,10 @@ run in the calling process.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import weakref
@@ -25,8 +27,13 @@ from pipelines.nlp.model import load_model
 #: One task's input: (text, paragraphs, article_id) per article.
 Chunk = list[tuple[str, tuple[tuple[int, int], ...], str]]
 
+#: Signals a worker never acts on: Ctrl-C or SIGTERM to the process group is the parent's
+#: to handle (finish the bundle, commit); a worker exits with its parent.
+_PARENTS_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 _worker: dict = {}  # this process's models, once init_worker has run
 _pools: weakref.WeakSet = weakref.WeakSet()  # every pool this process started
+_started: dict[tuple[str, int], concurrent.futures.ProcessPoolExecutor] = {}  # see start_pool
 
 
 def init_worker(model: str, parent: int | None = None) -> None:
@@ -35,6 +42,10 @@ def init_worker(model: str, parent: int | None = None) -> None:
     A worker process exits by itself when ``parent`` goes away, even if it was
     killed and could not shut its pool down.
     """
+    if parent is not None:
+        for sig in _PARENTS_SIGNALS:  # blocked since the process started: see new_pool
+            signal.signal(sig, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _PARENTS_SIGNALS)
     _worker["nlp"] = load_model(model)
     _worker["scorer"] = checkworthiness.load_model()
     if parent is not None:
@@ -65,12 +76,15 @@ def annotate_chunk(items: Chunk) -> list[Annotations | str]:
     return results
 
 
-def new_pool(model: str, processes: int) -> concurrent.futures.ProcessPoolExecutor:
-    """A pool of ``processes`` workers, each loading ``model`` when it starts.
+def new_pool(model: str, processes: int) -> tuple[concurrent.futures.ProcessPoolExecutor, list]:
+    """A pool of ``processes`` workers, started now, and a future per worker that is done
+    once its models are loaded.
 
     Spawned, not forked: the parent runs threads (Beam, kafka-python) a fork could
     deadlock on. Like any spawned pool, it needs the calling script to guard its
-    top-level code with ``if __name__ == "__main__":``.
+    top-level code with ``if __name__ == "__main__":``. The workers start with
+    SIGINT and SIGTERM blocked (a signal mask is inherited), so a Ctrl-C to the
+    process group while they start never reaches them; they then ignore both.
     """
     pool = concurrent.futures.ProcessPoolExecutor(
         processes,
@@ -79,10 +93,39 @@ def new_pool(model: str, processes: int) -> concurrent.futures.ProcessPoolExecut
         initargs=(model, os.getpid()),
     )
     _pools.add(pool)
-    return pool
+    with _parents_signals_blocked():
+        # Each submit to a pool without an idle worker starts one more worker.
+        loaded = [pool.submit(annotate_chunk, []) for _ in range(processes)]
+    return pool, loaded
+
+
+def start_pool(model: str, processes: int) -> None:
+    """Start a pool now, for the NLP stage to take later (:func:`take_pool`): the
+    workers load their models while the rest of the run starts."""
+    if (model, processes) not in _started:
+        _started[(model, processes)] = new_pool(model, processes)
+
+
+def take_pool(model: str, processes: int) -> tuple[concurrent.futures.ProcessPoolExecutor, list]:
+    """The pool :func:`start_pool` started for these settings, else a new one."""
+    return _started.pop((model, processes), None) or new_pool(model, processes)
+
+
+@contextlib.contextmanager
+def _parents_signals_blocked():
+    """SIGINT and SIGTERM blocked in this thread (and so in the processes it starts).
+
+    A blocked signal is not lost: another thread of this process takes it.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENTS_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def shutdown_pools() -> None:
     """Stop the NLP worker processes this process started (the end of a local run)."""
+    _started.clear()
     for pool in list(_pools):
         pool.shutdown(wait=True, cancel_futures=True)

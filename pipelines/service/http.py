@@ -1,4 +1,10 @@
-"""The run's HTTP endpoint: Prometheus metrics at ``/metrics``; anything else is 404.
+"""The run's HTTP endpoint: ``/metrics``, ``/healthz``, ``/readyz``; anything else is 404.
+
+- ``/metrics``: the counters in the Prometheus text format;
+- ``/healthz``: 200 while the read loop goes round (it did within ``LIVENESS_SECONDS``),
+  503 when it is stuck: what a liveness probe restarts on;
+- ``/readyz``: 200 once the NLP model is loaded and, reading a topic, the consumer
+  group has assigned this replica its partitions; 503 with the reasons before.
 
 It reads the same :class:`~pipelines.runstate.RunState` as the progress lines.
 """
@@ -6,6 +12,7 @@ It reads the same :class:`~pipelines.runstate.RunState` as the progress lines.
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 
@@ -29,6 +36,8 @@ _COUNTERS = (
 )
 #: Lags are asked of the broker at most this often, however often Prometheus scrapes.
 LAG_EVERY = 5.0
+#: /healthz fails when the read loop has not gone round for this long.
+LIVENESS_SECONDS = 60.0
 
 
 class _RunCollector:
@@ -41,7 +50,7 @@ class _RunCollector:
         if time.monotonic() - self._lags_at >= LAG_EVERY:
             self._lags_at = time.monotonic()
             measure_lags(self._state, self._config)
-        now = self._state.snapshot()
+        now = self._state.counters.snapshot()
         for key, name, help_text in _COUNTERS:
             yield CounterMetricFamily(f"claimstream_{name}", help_text, value=now.counts[key])
         lag = GaugeMetricFamily(
@@ -52,6 +61,12 @@ class _RunCollector:
         for (topic, partition), value in sorted(now.lags.items()):
             lag.add_metric([topic, str(partition)], value)
         yield lag
+        owned = GaugeMetricFamily(
+            "claimstream_partitions_owned", "partitions this replica reads now", labels=["topic"]
+        )
+        for topic in sorted({t for t, _ in self._state.leases.held()}):
+            owned.add_metric([topic], len(self._state.leases.held(topic)))
+        yield owned
 
 
 def serve(state: RunState, port: int, host: str = "127.0.0.1", config: KafkaConfig | None = None):
@@ -60,14 +75,21 @@ def serve(state: RunState, port: int, host: str = "127.0.0.1", config: KafkaConf
     registry = CollectorRegistry()
     registry.register(_RunCollector(state, config))
 
+    routes = {
+        "/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest(registry)),
+        "/healthz": lambda: _health(state),
+        "/readyz": lambda: _readiness(state),
+    }
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-            if self.path.split("?", 1)[0] != "/metrics":
+            route = routes.get(self.path.split("?", 1)[0])
+            if route is None:
                 self.send_error(404)
                 return
-            body = generate_latest(registry)
-            self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            status, content_type, body = route()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -84,3 +106,21 @@ def serve(state: RunState, port: int, host: str = "127.0.0.1", config: KafkaConf
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True, name="metrics").start()
     return server
+
+
+def _health(state: RunState) -> tuple[int, str, bytes]:
+    since = state.health.seconds_since_beat()
+    alive = since < LIVENESS_SECONDS
+    return _json(200 if alive else 503, {"alive": alive, "seconds_since_progress": round(since, 1)})
+
+
+def _readiness(state: RunState) -> tuple[int, str, bytes]:
+    missing = state.health.not_ready()
+    partitions = [f"{t}[{p}]" for t, p in state.leases.held()]
+    return _json(
+        200 if not missing else 503, {"ready": not missing, "waiting_for": missing, "partitions": partitions}
+    )
+
+
+def _json(status: int, body: dict) -> tuple[int, str, bytes]:
+    return status, "application/json", json.dumps(body).encode()

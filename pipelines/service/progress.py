@@ -40,18 +40,19 @@ class ProgressReporter(threading.Thread):
             self._bar = tqdm(total=total, unit="article", file=sys.stderr)
 
     def run(self) -> None:
-        previous, previous_at = self._state.snapshot(), time.monotonic()
+        previous, previous_at = self._state.counters.snapshot(), time.monotonic()
         while not self._stopped.wait(self._interval if self._bar is None else 0.5):
             if self._bar is not None:
                 self._draw_bar()
                 continue
             measure_lags(self._state, self._config)
-            now, at = self._state.snapshot(), time.monotonic()
-            _LOG.info("progress: %s", progress_line(previous, now, at - previous_at, self._total))
+            now, at = self._state.counters.snapshot(), time.monotonic()
+            held = self._state.leases.held()
+            _LOG.info("progress: %s", progress_line(previous, now, at - previous_at, self._total, held))
             previous, previous_at = now, at
 
     def _draw_bar(self) -> None:
-        counts = self._state.snapshot().counts
+        counts = self._state.counters.snapshot().counts
         self._bar.n = counts["articles"] + counts["dead_letters"]
         self._bar.refresh()
 
@@ -63,8 +64,10 @@ class ProgressReporter(threading.Thread):
             self._bar.close()
 
 
-def progress_line(previous: Snapshot, now: Snapshot, seconds: float, total: int | None = None) -> str:
-    """One progress line from two snapshots ``seconds`` apart."""
+def progress_line(
+    previous: Snapshot, now: Snapshot, seconds: float, total: int | None = None, held: list | None = None
+) -> str:
+    """One progress line from two snapshots ``seconds`` apart; ``held``: the partitions read here."""
     counts, before = now.counts, previous.counts
 
     def rate(name: str) -> str:
@@ -76,6 +79,8 @@ def progress_line(previous: Snapshot, now: Snapshot, seconds: float, total: int 
     )
     if total:
         line += f", {counts['articles'] + counts['dead_letters']}/{total} files read"
+    if held is not None and total is None:
+        line += f", partitions {' '.join(f'{t}[{p}]' for t, p in held) or 'none (joining the group)'}"
     if now.lags:
         line += ", lag " + " ".join(f"{t}[{p}]={lag}" for (t, p), lag in sorted(now.lags.items()))
     if now.last_file:
@@ -85,11 +90,11 @@ def progress_line(previous: Snapshot, now: Snapshot, seconds: float, total: int 
 
 def measure_lags(state: RunState, config: KafkaConfig | None) -> None:
     """Ask the broker for the end of each partition read so far; record the lags."""
-    positions = state.snapshot().positions
+    positions = state.counters.snapshot().positions
     if config is None or not positions:
         return
     try:
         ends = kafka.end_offsets(config, list(positions))
     except kafka.KafkaError:
         return  # the broker is away: the reader says so
-    state.measured_lags({key: max(0, end - positions[key]) for key, end in ends.items()})
+    state.counters.measured_lags({key: max(0, end - positions[key]) for key, end in ends.items()})

@@ -1,4 +1,8 @@
-"""Ctrl-C and SIGTERM: finish the current bundle, commit, and end the run; a second Ctrl-C aborts."""
+"""Ctrl-C and SIGTERM: finish the current bundle, commit, and end the run; a second one aborts.
+
+The command line installs this first thing, before the heavy imports, so that a
+signal at any moment of start-up is a clean stop too.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,14 @@ import logging
 import signal
 import threading
 
-from pipelines.runstate import RunState
-
 _LOG = logging.getLogger(__name__)
 
 
 class StopOnSignals:
-    """While active, SIGINT and SIGTERM ask ``state`` to stop; the second one raises KeyboardInterrupt."""
+    """While active, SIGINT and SIGTERM set ``stop``; the second one raises KeyboardInterrupt."""
 
-    def __init__(self, state: RunState) -> None:
-        self._state = state
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
         self._previous: dict = {}
 
     def __enter__(self) -> StopOnSignals:
@@ -25,10 +27,13 @@ class StopOnSignals:
         return self
 
     def _handle(self, signum, frame) -> None:
-        if self._state.stop_requested:
+        if self._stop.is_set():
             raise KeyboardInterrupt
-        _LOG.warning("stopping: finishing the current bundle (Ctrl-C again to abort)")
-        self._state.request_stop()
+        _LOG.warning(
+            "%s: stopping: finishing the current bundle and committing (Ctrl-C again to abort)",
+            signal.Signals(signum).name,
+        )
+        self._stop.set()
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():

@@ -10,7 +10,7 @@
 from pipelines.sinks.avrofiles import read_folder, read_metadata, write_avro_file
 from pipelines.sinks.naming import ARTICLES_DIR, DEAD_LETTERS_DIR
 from pipelines.sinks.publish import PublishToKafka
-from pipelines.sinks.recovery import count_outputs, recover
+from pipelines.sinks.recovery import count_outputs, start_of_partition
 from pipelines.sinks.writer import WriteFiles
 
 __all__ = [
@@ -21,6 +21,6 @@ __all__ = [
     "count_outputs",
     "read_folder",
     "read_metadata",
-    "recover",
+    "start_of_partition",
     "write_avro_file",
 ]

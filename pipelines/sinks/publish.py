@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipelines import kafka
+from pipelines import kafka, runstate
 from pipelines.formats import confluent_encode
 from pipelines.kafka import KafkaConfig
 from pipelines.records import ARTICLE, DEAD_LETTER, Output, to_avro
@@ -24,9 +24,10 @@ class PublishToKafka(beam.PTransform):
         article_topic: str | None,
         dead_letter_topic: str | None,
         registry_url: str | None = None,
+        run_id: str = "default",
     ) -> None:
         super().__init__()
-        self._fn = PublishOutputsFn(config, article_topic, dead_letter_topic, registry_url)
+        self._fn = PublishOutputsFn(config, article_topic, dead_letter_topic, registry_url, run_id)
 
     def expand(self, outputs):
         return outputs | beam.ParDo(self._fn)
@@ -41,12 +42,15 @@ class PublishOutputsFn(beam.DoFn):
         article_topic: str | None,
         dead_letter_topic: str | None,
         registry_url: str | None = None,
+        run_id: str = "default",
     ) -> None:
         self._config = config
+        self._run_id = run_id
         self._topics = {ARTICLE: article_topic, DEAD_LETTER: dead_letter_topic}
         self._registry_url = registry_url
 
     def setup(self) -> None:
+        self._state = runstate.of(self._run_id)
         for topic in filter(None, self._topics.values()):
             kafka.ensure_topic(self._config, topic)  # a broker may not create topics on use
         self._producer = kafka.new_producer(self._config, idempotent=True)
@@ -59,8 +63,10 @@ class PublishOutputsFn(beam.DoFn):
 
     def process(self, output: Output) -> None:
         topic = self._topics[output.kind]
-        if not topic:
-            return
+        if not topic or not self._state.leases.holds(
+            (output.source.topic, output.source.partition), output.lease
+        ):
+            return  # not this replica's to publish any more: the next owner reads it again
         key = output.article_id if output.kind == ARTICLE else output.source.key
         value = confluent_encode(output.kind, self._schema_ids[output.kind], to_avro(output))
         self._pending.append(self._producer.send(topic, key=key.encode() if key else None, value=value))

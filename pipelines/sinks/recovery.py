@@ -1,11 +1,11 @@
 """Recovery from the output files: where each partition's output ends, and what a crash left.
 
 A crash between writing a range's files and committing its offsets leaves files
-the group's committed offset does not know about. When a run starts,
-:func:`recover` deletes what interrupted writes left (:func:`discard_interrupted_writes`)
-and returns, per partition, the offset after the last complete range
+the group's committed offset does not know about. When a partition is assigned to
+a replica, :func:`start_of_partition` deletes what interrupted writes left of it
+(:func:`discard_interrupted_writes`) and starts it after its last complete range
 (:func:`resume_points`), once the broker confirms it still holds the record the
-files end with. The reader never starts a partition before that point.
+files end with, and never before the group's committed offset.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import dataclasses
 import logging
 
 from apache_beam.io.filesystems import FileSystems
+from kafka import TopicPartition
 
 from pipelines import kafka
 from pipelines.kafka import KafkaConfig
@@ -40,31 +41,45 @@ class ResumePoint:
     last_timestamp_ms: int | None
 
 
-def recover(output: str, config: KafkaConfig, topic: str) -> dict[int, int]:
-    """Clean up after interrupted writes, then each partition's first offset to read at least."""
-    discard_interrupted_writes(output, config, topic)
-    floors = {}
-    for partition, point in resume_points(output, topic).items():
-        last = point.next_offset - 1
-        if kafka.holds_record(config, topic, partition, last, point.last_key, point.last_timestamp_ms):
-            floors[partition] = point.next_offset
-        else:
-            _LOG.warning(
-                "%s[%d]: the output files end at offset %d, but the broker holds another record "
-                "there (its log was reset): not resuming from the files",
-                topic, partition, last,
-            )  # fmt: skip
-    return floors
+def start_of_partition(
+    output: str, config: KafkaConfig, tp: TopicPartition, committed: int | None
+) -> int | None:
+    """Where a newly assigned partition starts: after what the output files hold, never
+    before ``committed``; None when neither says (the consumer's reset policy decides)."""
+    discard_interrupted_writes(output, config, tp.topic, tp.partition)
+    point = resume_points(output, tp.topic, tp.partition).get(tp.partition)
+    if point is None:
+        return committed
+    last = point.next_offset - 1
+    if not kafka.holds_record(config, tp.topic, tp.partition, last, point.last_key, point.last_timestamp_ms):
+        _LOG.warning(
+            "%s[%d]: the output files end at offset %d, but the broker holds another record "
+            "there (its log was reset): not resuming from the files",
+            tp.topic, tp.partition, last,
+        )  # fmt: skip
+        return committed
+    if committed is None or point.next_offset > committed:
+        _LOG.info(
+            "%s[%d]: the output files already hold offsets up to %d (the commit after them "
+            "did not happen): starting there", tp.topic, tp.partition, last,
+        )  # fmt: skip
+        return point.next_offset
+    return committed
 
 
-def _range_files(output: str, topic: str) -> dict[tuple[int, int, int], dict[str, str]]:
+def _range_files(
+    output: str, topic: str, partition: int | None = None
+) -> dict[tuple[int, int, int], dict[str, str]]:
     """``{(partition, first, last): {kind: path}}`` for the range-named files of ``topic``."""
     ranges: dict[tuple[int, int, int], dict[str, str]] = {}
+    prefix = safe_topic(topic) if partition is None else f"{safe_topic(topic)}-{partition}"
     for kind, folder in FOLDERS.items():
-        pattern = FileSystems.join(output, folder, f"{safe_topic(topic)}-*.avro")
+        pattern = FileSystems.join(output, folder, f"{prefix}-*.avro")
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             match = RANGE_FILE.match(metadata.path.rsplit("/", 1)[-1])
             if match and match["topic"] == safe_topic(topic):
+                if partition is not None and int(match["partition"]) != partition:
+                    continue
                 key = (int(match["partition"]), int(match["first"]), int(match["last"]))
                 ranges.setdefault(key, {})[kind] = metadata.path
     return ranges
@@ -83,11 +98,13 @@ def _range_end(last: int, paths: dict[str, str]) -> tuple[bool, ResumePoint]:
     return complete, ResumePoint(last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None)
 
 
-def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
-    """For each partition of ``topic``: the end of its last complete offset range in the files."""
+def resume_points(output: str, topic: str, partition: int | None = None) -> dict[int, ResumePoint]:
+    """For each partition of ``topic`` (or just ``partition``): the end of its last complete
+    offset range in the files."""
     points: dict[int, ResumePoint] = {}
     # Newest first: a partition's metadata is read only down to its last complete range.
-    newest_first = sorted(_range_files(output, topic).items(), key=lambda item: item[0][2], reverse=True)
+    ranges = _range_files(output, topic, partition)
+    newest_first = sorted(ranges.items(), key=lambda item: item[0][2], reverse=True)
     for (partition, _first, last), paths in newest_first:
         if partition in points:
             continue
@@ -97,7 +114,9 @@ def resume_points(output: str, topic: str) -> dict[int, ResumePoint]:
     return points
 
 
-def discard_interrupted_writes(output: str, config: KafkaConfig, topic: str) -> list[str]:
+def discard_interrupted_writes(
+    output: str, config: KafkaConfig, topic: str, partition: int | None = None
+) -> list[str]:
     """Delete what writes a crash interrupted left of ``topic``'s ranges; return the paths.
 
     Such a range has its dead-letters file but not its articles file. Its offsets
@@ -109,12 +128,12 @@ def discard_interrupted_writes(output: str, config: KafkaConfig, topic: str) -> 
     Temporary files (never renamed, never read) are deleted too.
     """
     discarded = []
-    for (partition, first, last), paths in sorted(_range_files(output, topic).items()):
+    for (number, first, last), paths in sorted(_range_files(output, topic, partition).items()):
         if ARTICLE in paths:
             continue  # complete, no need to read it
         complete, end = _range_end(last, paths)
         if complete or not kafka.holds_record(
-            config, topic, partition, last, end.last_key, end.last_timestamp_ms
+            config, topic, number, last, end.last_key, end.last_timestamp_ms
         ):
             continue
         for path in paths.values():
@@ -122,20 +141,22 @@ def discard_interrupted_writes(output: str, config: KafkaConfig, topic: str) -> 
             discarded.append(path)
             _LOG.warning(
                 "%s[%d]: deleted %s, left by a write that was interrupted; offsets %d-%d are read again",
-                topic, partition, path, first, last,
+                topic, number, path, first, last,
             )  # fmt: skip
-    return discarded + _discard_temporary_files(output, topic)
+    return discarded + _discard_temporary_files(output, topic, partition)
 
 
-def _discard_temporary_files(output: str, topic: str) -> list[str]:
-    """The temporary files of ``topic``'s writes that never got renamed (only that topic's:
-    another pipeline may share the folder)."""
+def _discard_temporary_files(output: str, topic: str, partition: int | None = None) -> list[str]:
+    """The temporary files of ``topic``'s writes that never got renamed (only that topic's,
+    or partition's: another pipeline, or replica, may share the folder)."""
     discarded = []
     for folder in FOLDERS.values():
         pattern = FileSystems.join(output, folder, f".{safe_topic(topic)}-*.tmp")
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             match = TEMPORARY_FILE.match(metadata.path.rsplit("/", 1)[-1])
             name = match and RANGE_FILE.match(match["name"])
+            if partition is not None and name and int(name["partition"]) != partition:
+                continue
             if name and name["topic"] == safe_topic(topic):
                 FileSystems.delete([metadata.path])
                 discarded.append(metadata.path)

@@ -7,12 +7,17 @@ when the bundle ends, whichever comes first: a backlog lands in files as it is
 processed. Each file's Avro metadata records the range and its counts, so that on
 restart :mod:`pipelines.sinks.recovery` can tell complete ranges from one whose
 writing a crash interrupted.
+
+A group is written only while this replica still holds the lease its records were
+read under (:class:`pipelines.runstate.Leases`); otherwise the partition has moved to
+another replica, which reads those records again, and the group is dropped.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import time
 
@@ -24,6 +29,8 @@ from pipelines.formats import parsed_schema
 from pipelines.records import ARTICLE, DEAD_LETTER, Output, to_avro
 from pipelines.sinks.avrofiles import read_metadata, write_avro_file
 from pipelines.sinks.naming import FOLDERS, META, files_name, range_name
+
+_LOG = logging.getLogger(__name__)
 
 
 class WriteFiles(beam.PTransform):
@@ -41,8 +48,9 @@ class WriteFiles(beam.PTransform):
 
 @dataclasses.dataclass
 class _Group:
-    """One partition's outputs, in offset order, since its last file."""
+    """One partition's outputs read under one lease, in offset order, since its last file."""
 
+    lease: int | None
     opened_at: float = dataclasses.field(default_factory=time.monotonic)
     outputs: list[Output] = dataclasses.field(default_factory=list)
 
@@ -75,7 +83,12 @@ class WriteFilesFn(beam.DoFn):
 
     def process(self, output: Output) -> None:
         key = (output.source.topic, output.source.partition)
-        group = self._groups.setdefault(key, _Group())
+        group = self._groups.get(key)
+        if group is not None and group.lease != output.lease:  # the partition was handed over meanwhile
+            self._write(key, self._groups.pop(key))
+            group = None
+        if group is None:
+            group = self._groups[key] = _Group(output.lease)
         group.outputs.append(output)
         # Every group is looked at, not only this one: a partition's file is due on
         # time even while the records arriving are another partition's.
@@ -93,6 +106,9 @@ class WriteFilesFn(beam.DoFn):
 
     def _write(self, key: tuple, group: _Group) -> None:
         topic, partition = key
+        if not self._state.leases.holds(key, group.lease):
+            self._drop(key, group)
+            return
         articles, letters = group.of_kind(ARTICLE), group.of_kind(DEAD_LETTER)
         metadata = {f"{META}articles": str(len(articles)), f"{META}dead_letters": str(len(letters))}
         if topic is None:
@@ -105,9 +121,20 @@ class WriteFilesFn(beam.DoFn):
                 path = _free_path(FileSystems.join(self._output, FOLDERS[kind]), name, metadata)
                 write_avro_file(path, kind, batch, metadata)
                 written = len(batch)
-                self._state.wrote(
+                self._state.counters.wrote(
                     written if kind == ARTICLE else 0, written if kind == DEAD_LETTER else 0, path
                 )
+        if topic is not None:
+            last = max(o.source.offset for o in group.outputs)
+            self._state.leases.written(key, group.lease, last + 1)
+
+    def _drop(self, key: tuple, group: _Group) -> None:
+        offsets = [o.source.offset for o in group.outputs]
+        _LOG.warning(
+            "%s[%d]: not writing offsets %d-%d: the partition is being handed to another replica, "
+            "which reads them again", key[0], key[1], min(offsets), max(offsets),
+        )  # fmt: skip
+        self._state.counters.count(dropped=len(offsets))
 
     @staticmethod
     def _range(topic: str, partition: int, outputs: list[Output], metadata: dict) -> str:

@@ -6,6 +6,6 @@ every message reaches either the articles or the dead letters.
 """
 
 from pipelines.source.files import ReadArticleFiles, list_files
-from pipelines.source.kafka_reader import ReadFromKafka, ReadPartitionFn
+from pipelines.source.kafka_reader import ReadFromKafka, ReadTopicFn
 
-__all__ = ["ReadArticleFiles", "ReadFromKafka", "ReadPartitionFn", "list_files"]
+__all__ = ["ReadArticleFiles", "ReadFromKafka", "ReadTopicFn", "list_files"]

@@ -65,5 +65,6 @@ class ReadFileFn(beam.DoFn):
     def process(self, readable: fileio.ReadableFile) -> Iterable[Message]:
         with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as f:
             payload = f.read(self._max_bytes + 1)
-        self._state.read(None, None, None)
+        self._state.counters.read(None, None)
+        self._state.health.beat()
         yield Message(payload=payload, path=readable.metadata.path)

@@ -1,17 +1,23 @@
-"""Reading a Kafka topic: a splittable DoFn, one element per partition.
+"""Reading a Kafka topic as a member of the consumer group: a splittable DoFn.
 
 Beam's ``ReadFromKafka`` is a Java cross-language transform, so the reader is a
-Python splittable DoFn. Each partition is one element whose restriction is the
-offset range still to read (:mod:`pipelines.source.restrictions`). A call reads
-for a short time slice, then checkpoints with ``defer_remainder`` so the fused
-downstream stages finish their bundle (and write their files) before the bundle
-finalizer commits the consumed offsets to the consumer group.
+Python splittable DoFn. Its element is one member of the consumer group
+(:class:`~pipelines.source.restrictions.GroupSlot`); replicas started with the
+same ``--group-id`` split the topic's partitions through Kafka's group protocol,
+and partitions added to the topic are picked up at the next metadata refresh.
+This is the shape of Beam Java's dynamic partition discovery, with the group
+coordinator deciding who reads what.
+
+A call reads for a short time slice, then checkpoints with ``defer_remainder`` so
+the fused downstream stages finish their bundle (and write their files) before
+the bundle finalizer commits what was written. Every message carries its
+partition's lease: output read under a lease this replica no longer holds is
+never written (:class:`pipelines.runstate.Leases`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -22,67 +28,55 @@ from apache_beam.utils.timestamp import Timestamp
 
 from pipelines import kafka, runstate
 from pipelines.kafka import KafkaConfig
+from pipelines.kafka.membership import GroupMember, StartOf
 from pipelines.records import Message
-from pipelines.source.restrictions import MAX_OFFSET, KafkaPartition, PartitionRestrictionProvider
+from pipelines.source.restrictions import MAX_POSITION, GroupSlot, MemberRestrictionProvider
 
 _LOG = logging.getLogger(__name__)
 
-#: How often an idle partition asks whether the record it read last is still there.
-RESET_CHECK_EVERY = 5.0
 #: Records asked for in one poll: the slice's deadline is checked between polls.
 POLL_RECORDS = 64
 
 
 class ReadFromKafka(beam.PTransform):
-    """Reads the given partitions of a topic as an unbounded stream of :class:`Message`s.
-
-    ``partitions`` come from :func:`pipelines.kafka.list_partitions` and floors from
-    the output files (:func:`pipelines.sinks.recovery.resume_points`), both found
-    when the run starts.
-    """
+    """Reads a topic as ``readers`` members of the consumer group ``group_id``."""
 
     def __init__(
         self,
         config: KafkaConfig,
         topic: str,
-        partitions: list[int],
-        group_id: str | None,
+        group_id: str,
+        read_fn: ReadTopicFn,
         start_from: str = "earliest",
-        floors: dict[int, int] | None = None,
-        read_fn: ReadPartitionFn | None = None,
+        readers: int = 1,
     ) -> None:
         super().__init__()
-        floors = floors or {}
-        self._partitions = [
-            KafkaPartition(config, topic, p, group_id, start_from, floors.get(p)) for p in partitions
-        ]
-        self._read_fn = read_fn or ReadPartitionFn("default")
+        self._slots = [GroupSlot(config, topic, group_id, start_from, slot) for slot in range(readers)]
+        self._read_fn = read_fn
 
     def expand(self, pbegin):
-        partitions = self._partitions
+        slots = self._slots
         return (
             pbegin
             | "Impulse" >> beam.Impulse()
             # Not beam.Create: it adds a Reshuffle, and the stream must stay one
             # fused chain without a GroupByKey.
-            | "ListPartitions" >> beam.FlatMap(lambda _: partitions)
-            | "ReadPartitions" >> beam.ParDo(self._read_fn)
+            | "Members" >> beam.FlatMap(lambda _: slots)
+            | "ReadTopic" >> beam.ParDo(self._read_fn)
         )
 
 
-class ReadPartitionFn(beam.DoFn):
-    """Reads one Kafka partition, a time slice per call, as :class:`Message`s.
+class ReadTopicFn(beam.DoFn):
+    """Runs one group member per element, a time slice per call, emitting :class:`Message`s.
 
-    Each call polls until the bundle's ``slice_seconds`` have passed,
-    ``slice_records`` were read or a poll came back empty, then checkpoints. The
-    offsets it claimed are committed to the group in the bundle finalizer, that is
-    only after the runner has durably finished the bundle (for the fused chain:
-    after its output files were written).
+    ``start_of`` says where a newly assigned partition starts (after what the output
+    files hold: :func:`pipelines.sinks.recovery.start_of_partition`).
     """
 
     def __init__(
         self,
         run_id: str,
+        start_of: StartOf,
         until_idle: float | None = None,
         max_records: int | None = None,
         slice_seconds: float = 0.4,
@@ -90,6 +84,7 @@ class ReadPartitionFn(beam.DoFn):
         poll_timeout_ms: int = 200,
     ) -> None:
         self._run_id = run_id
+        self._start_of = start_of
         self._until_idle = until_idle
         self._max_records = max_records
         self._slice_seconds = slice_seconds
@@ -97,66 +92,101 @@ class ReadPartitionFn(beam.DoFn):
         self._poll_timeout_ms = poll_timeout_ms
 
     def setup(self) -> None:
-        self._readers: dict[KafkaPartition, _PartitionReader] = {}
+        self._members: dict[GroupSlot, GroupMember] = {}
+        # Per partition: the lease it was read under, and the next offset expected.
+        self._next_offsets: dict[tuple[str, int], tuple[int | None, int]] = {}
         self._outages = _OutageLog()
         self._state = runstate.of(self._run_id, self._max_records, self._until_idle)
+        self._state.health.needs_group = True
 
     def start_bundle(self) -> None:
-        # One deadline for the whole bundle, shared by its partitions: records wait
-        # for their file at most about slice_seconds, however many partitions there are.
+        # One deadline for the whole bundle, shared by its members: records wait for
+        # their file at most about slice_seconds, however many members there are.
         self._deadline = time.monotonic() + self._slice_seconds
 
     @beam.DoFn.unbounded_per_element()
     def process(
         self,
-        element: KafkaPartition,
+        element: GroupSlot,
         bundle_finalizer=beam.DoFn.BundleFinalizerParam,
-        tracker=beam.DoFn.RestrictionParam(PartitionRestrictionProvider()),
+        tracker=beam.DoFn.RestrictionParam(MemberRestrictionProvider()),
         watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
     ) -> Iterator[beam.window.TimestampedValue]:
-        if element not in self._readers:
-            self._readers[element] = _PartitionReader(element)
-        reader = self._readers[element]
-        reader.next_offset = tracker.current_restriction().start - reader.shift
+        member = self._member(element)
         slice_ = _Slice(self._deadline, self._state.budget(self._slice_records))
-        yield from self._read_slice(reader, tracker, watermark, slice_)
-        if slice_.claimed_up_to is not None:
-            bundle_finalizer.register(functools.partial(reader.consumer.commit, slice_.claimed_up_to))
+        yield from self._read_slice(member, tracker, watermark, slice_)
+        stopping = self._state.should_stop()
+        # After the bundle's files are written: commit them (and leave the group at the end).
+        bundle_finalizer.register(self._closer(element) if stopping else member.commit_written)
         if slice_.split_away:
-            pass  # the rest of the range is another restriction's: nothing to settle
-        elif self._state.should_stop():
-            tracker.try_claim(MAX_OFFSET)  # claims nothing: marks the range done
+            pass  # the rest of the restriction is another's: nothing to settle
+        elif stopping:
+            tracker.try_claim(MAX_POSITION)  # claims nothing: marks the member done
         else:
-            # An idle partition holds the watermark near "now" so event time moves on.
+            # An idle topic holds the watermark near "now" so event time moves on.
             _advance(watermark, int(time.time() * 1000) - 1000)
             tracker.defer_remainder()
 
-    def _read_slice(self, reader: _PartitionReader, tracker, watermark, slice_: _Slice):
+    def _member(self, element: GroupSlot) -> GroupMember:
+        if element not in self._members:
+            self._members[element] = GroupMember(
+                element.config,
+                element.topic,
+                element.group_id,
+                element.start_from,
+                self._state,
+                self._start_of,
+            )
+        return self._members[element]
+
+    def _closer(self, element: GroupSlot):
+        def close() -> None:
+            member = self._members.pop(element, None)
+            if member is not None:
+                member.close()
+
+        return close
+
+    def _read_slice(self, member: GroupMember, tracker, watermark, slice_: _Slice):
         """Poll and claim records until the slice is over."""
+        position = tracker.current_restriction().start
         while slice_.goes_on(self._state):
-            records = reader.poll(self._poll_timeout_ms, min(slice_.budget, POLL_RECORDS))
+            records = member.poll(self._poll_timeout_ms, min(slice_.budget, POLL_RECORDS))
+            self._state.health.beat()
             slice_.polled = True
             if not records:
-                self._state.found_nothing()
-                if not self._outages.check(reader.element.config) or not reader.after_empty_poll():
-                    break  # nothing waiting (or the broker is away): give the others their turn
-                continue
-            self._outages.recovered(reader.element.config)
+                if member.settled():  # joining the group is not being idle
+                    self._state.found_nothing()
+                self._outages.check(member.config)
+                break  # nothing waiting: end the bundle, so what was read gets written
+            self._state.found_records()
+            self._outages.recovered(member.config)
             for record in records:
-                if not tracker.try_claim(reader.position_of(record)):
+                if not tracker.try_claim(position):
                     slice_.split_away = True
                     break
-                slice_.claimed(record.offset + 1)
-                reader.read(record)
-                self._state.read(reader.element.topic, reader.element.partition, record.offset + 1)
-                _advance(watermark, record.timestamp)
-                yield beam.window.TimestampedValue(
-                    _to_message(reader.element, record), Timestamp.of(max(record.timestamp, 0) / 1000.0)
-                )
+                position += 1
+                slice_.budget -= 1
+                yield self._message(member.topic, record, watermark)
+
+    def _message(self, topic: str, record, watermark) -> beam.window.TimestampedValue:
+        partition = (topic, record.partition)
+        lease = self._state.leases.lease_of(partition)
+        read_lease, expected = self._next_offsets.get(partition, (lease, record.offset))
+        if read_lease == lease and record.offset < expected:
+            _LOG.error(
+                "%s[%d]: the broker's log was reset (it now serves offset %d, our position was %d): "
+                "reading on from there", topic, record.partition, record.offset, expected,
+            )  # fmt: skip
+        self._next_offsets[partition] = (lease, record.offset + 1)
+        self._state.counters.read(partition, record.offset + 1)
+        _advance(watermark, record.timestamp)
+        message = _to_message(topic, record, lease)
+        return beam.window.TimestampedValue(message, Timestamp.of(max(record.timestamp, 0) / 1000.0))
 
     def teardown(self) -> None:
-        for reader in getattr(self, "_readers", {}).values():
-            reader.consumer.close()
+        for member in getattr(self, "_members", {}).values():
+            member.close()
 
 
 @dataclasses.dataclass
@@ -165,103 +195,45 @@ class _Slice:
 
     deadline: float
     budget: int
-    polled: bool = False  # every partition polls at least once per bundle
-    split_away: bool = False  # the runner took the rest of the range: stop claiming
-    claimed_up_to: int | None = None  # the next offset to read, once anything was claimed
+    polled: bool = False  # every member polls at least once per bundle
+    split_away: bool = False  # the runner took the rest of the restriction: stop claiming
 
     def goes_on(self, state: runstate.RunState) -> bool:
         if self.split_away or self.budget <= 0 or state.should_stop():
             return False
         return not (self.polled and time.monotonic() >= self.deadline)
 
-    def claimed(self, next_offset: int) -> None:
-        self.claimed_up_to = next_offset
-        self.budget -= 1
-
-
-class _PartitionReader:
-    """One partition's consumer, its read position, and what notices a reset log.
-
-    Restriction positions are offsets plus ``shift``, which grows when the broker's
-    log is reset under us (a broker that keeps nothing restarted, or the topic was
-    made again), so that claimed positions keep increasing.
-    """
-
-    def __init__(self, element: KafkaPartition) -> None:
-        self.element = element
-        self.consumer = kafka.PartitionConsumer(
-            element.config, element.topic, element.partition, element.group_id
-        )
-        self.shift = 0
-        self.next_offset = 0  # set from the restriction at each call
-        self._last_read: tuple[int, bytes | None, int] | None = None  # offset, key, timestamp
-        self._reset_checked_at = 0.0
-
-    def position_of(self, record) -> int:
-        return record.offset + self.shift
-
-    def poll(self, timeout_ms: int, max_records: int) -> list:
-        records, reset = self.consumer.poll(self.next_offset, timeout_ms, max_records)
-        if reset:
-            self._reset_to(records[0].offset)
-        return records
-
-    def read(self, record) -> None:
-        self.next_offset = record.offset + 1
-        self._last_read = (record.offset, record.key, record.timestamp)
-
-    def after_empty_poll(self) -> bool:
-        """Whether to poll again now: only when the log turned out to be reset."""
-        now = time.monotonic()
-        if self._last_read is None or now - self._reset_checked_at < RESET_CHECK_EVERY:
-            return False
-        self._reset_checked_at = now
-        new_start = self.consumer.restarted_log_start(*self._last_read)
-        if new_start is None:
-            return False
-        self._reset_to(new_start)
-        return True
-
-    def _reset_to(self, new_start: int) -> None:
-        """Read on from ``new_start`` at a restriction position past everything claimed."""
-        self.shift += self.next_offset - new_start
-        _LOG.error(
-            "%s[%d]: the broker's log was reset (it now starts at offset %d, our position was %d): "
-            "reading on from its new start",
-            self.element.topic, self.element.partition, new_start, self.next_offset,
-        )  # fmt: skip
-        self.next_offset = new_start
-        self._last_read = None
-
 
 class _OutageLog:
     """Logs once when a broker stops answering and once when it is back.
 
-    While it is away the reader keeps polling (kafka-python reconnects by itself):
+    While it is away the member keeps polling (kafka-python reconnects by itself):
     the pipeline waits for the broker instead of exiting.
     """
 
     CHECK_EVERY = 2.0
 
     def __init__(self) -> None:
-        self._down: set[str] = set()
-        self._checked_at: dict[str, float] = {}
+        self._down = False
+        self._checked_at = 0.0
 
-    def check(self, config: KafkaConfig) -> bool:
+    def check(self, config: KafkaConfig) -> None:
         """Whether the broker answers (checked at most every CHECK_EVERY seconds)."""
-        servers, now = config.bootstrap_servers, time.monotonic()
-        if now - self._checked_at.get(servers, 0.0) >= self.CHECK_EVERY:
-            self._checked_at[servers] = now
-            if kafka.reachable(config):
-                self.recovered(config)
-            elif servers not in self._down:
-                self._down.add(servers)
-                _LOG.error("cannot reach the Kafka broker at %s: waiting for it to come back", servers)
-        return servers not in self._down
+        now = time.monotonic()
+        if now - self._checked_at < self.CHECK_EVERY:
+            return
+        self._checked_at = now
+        if kafka.reachable(config):
+            self.recovered(config)
+        elif not self._down:
+            self._down = True
+            _LOG.error(
+                "cannot reach the Kafka broker at %s: waiting for it to come back", config.bootstrap_servers
+            )
 
     def recovered(self, config: KafkaConfig) -> None:
-        if config.bootstrap_servers in self._down:
-            self._down.discard(config.bootstrap_servers)
+        if self._down:
+            self._down = False
             _LOG.warning("the Kafka broker at %s is reachable again: reading on", config.bootstrap_servers)
 
 
@@ -272,12 +244,13 @@ def _advance(watermark, timestamp_ms: int) -> None:
         watermark.set_watermark(candidate)
 
 
-def _to_message(element: KafkaPartition, record) -> Message:
+def _to_message(topic: str, record, lease: int | None) -> Message:
     return Message(
         payload=record.value if record.value is not None else b"",
-        topic=element.topic,
-        partition=element.partition,
+        topic=topic,
+        partition=record.partition,
         offset=record.offset,
         key=record.key.decode("utf-8", "replace") if record.key is not None else None,
         timestamp_ms=record.timestamp,
+        lease=lease,
     )
