@@ -11,5 +11,7 @@ RUN pip install --no-cache-dir -c constraints.txt . \
     && cp -r pipelines/samples /app/samples
 
 USER 10001
+# `claimstream run ... --metrics-port 9464` answers /healthz while its read loop goes round.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["claimstream", "healthcheck", "--port", "9464"]
 ENTRYPOINT ["claimstream"]
 CMD ["--help"]

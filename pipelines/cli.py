@@ -123,6 +123,9 @@ def build_parser(with_run_options: bool = True) -> argparse.ArgumentParser:
         "--port", type=int, default=9092
     )
     _demo_arguments(command("demo", _demo, "embedded broker + sample articles + pipeline, then a summary"))
+    _healthcheck_arguments(
+        command("healthcheck", _healthcheck, "ask a running pipeline whether it is alive (or ready): exit 0 or 1")
+    )
     command(
         "score-sentences", _score_sentences, "check-worthiness of each stdin line: score<TAB>sentence"
     ).add_argument("--model", help="a model file (default: the shipped one)")
@@ -251,6 +254,32 @@ def _broker(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _interrupt(signum: int, frame) -> None:
     raise KeyboardInterrupt
+
+
+# --- healthcheck ----------------------------------------------------------------------
+
+
+def _healthcheck_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=9464, help="the run's --metrics-port (default 9464)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--ready", action="store_true", help="ask /readyz instead of /healthz")
+
+
+def _healthcheck(args: argparse.Namespace, argv: list[str]) -> int:
+    """For container health checks: no curl or wget needed in the image."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{args.host}:{args.port}/{'readyz' if args.ready else 'healthz'}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as e:
+        print(e.read().decode())
+    except OSError as e:
+        print(f"no answer from {url}: {e}")
+    return 1
 
 
 # --- demo -----------------------------------------------------------------------------

@@ -176,6 +176,8 @@ class RunSummary:
 
     def __str__(self) -> str:
         stopped = "stopped on request: what was read is written and committed\n" if self.stopped else ""
+        if not self.articles + self.dead_letters:
+            return stopped + f"nothing was read; output: {self.output}; time: {self.seconds:.1f} s"
         return stopped + (
             f"articles: {self.articles}  entities: {self.entities}  claims: {self.claims}  "
             f"dead letters: {self.dead_letters}\n"

@@ -146,7 +146,9 @@ def test_broker_dies_with_a_killed_command():
     assert not kafka.reachable(kafka.KafkaConfig.of(f"127.0.0.1:{port}")), "the broker outlived the command"
 
 
-COMMANDS = ["run", "produce", "inspect", "broker", "demo", "score-sentences", "train-checkworthiness"]
+COMMANDS = [
+    "run", "produce", "inspect", "broker", "demo", "healthcheck", "score-sentences", "train-checkworthiness"
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

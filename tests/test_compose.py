@@ -38,6 +38,7 @@ def test_compose_file_is_valid_and_wires_kafka_to_the_pipeline():
     assert "healthcheck" in services["schema-registry"]
     assert "claimstream-output" in config["volumes"]
     assert services["publish-samples"]["command"][0] == "produce"
+    assert pipeline["healthcheck"]["test"][1:3] == ["claimstream", "healthcheck"]
 
 
 def test_dockerfile_passes_hadolint():

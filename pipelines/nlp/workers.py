@@ -59,7 +59,17 @@ def _exit_with(parent: int) -> None:
 
 
 def annotate_chunk(items: Chunk) -> list[Annotations | str]:
-    """Each article's annotations, or why it failed: one bad article spoils nothing else."""
+    """Each article's annotations, or why it failed: one bad article spoils nothing else.
+
+    Inside a spaCy memory zone: the strings a chunk adds to the vocabulary are freed
+    after it, so a worker's memory stays flat however many new words the feed brings.
+    Nothing of a ``Doc`` leaves the zone but plain values.
+    """
+    with _worker["nlp"].memory_zone():
+        return _annotate(items)
+
+
+def _annotate(items: Chunk) -> list[Annotations | str]:
     nlp = _worker["nlp"]
     try:
         docs: list[Doc | None] = list(nlp.pipe(text for text, _, _ in items))
