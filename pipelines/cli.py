@@ -124,7 +124,7 @@ def build_parser(with_run_options: bool = True) -> argparse.ArgumentParser:
     )
     _demo_arguments(command("demo", _demo, "embedded broker + sample articles + pipeline, then a summary"))
     _healthcheck_arguments(
-        command("healthcheck", _healthcheck, "ask a running pipeline whether it is alive (or ready): exit 0 or 1")
+        command("healthcheck", _healthcheck, "ask a running pipeline if it is alive (or ready): exit 0 or 1")
     )
     command(
         "score-sentences", _score_sentences, "check-worthiness of each stdin line: score<TAB>sentence"
@@ -142,6 +142,9 @@ def _configure_logging() -> None:
     logging.getLogger("pipelines").setLevel(logging.INFO)
     # Beam warns at import time about Google Cloud client libraries this tool never uses.
     logging.getLogger().addFilter(lambda record: "apitools" not in record.getMessage())
+    # kafka-python logs its own retries and shutdown races as errors with tracebacks;
+    # claimstream says itself, in one line, when a broker cannot be reached.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 # --- run ------------------------------------------------------------------------------

@@ -97,13 +97,14 @@ def run(
         _check_registry(options)
         state = runstate.begin(uuid.uuid4().hex, options.max_articles, options.until_idle, stop)
         state.started_at = started_at or state.started_at
+        result = None
         try:
             result = _prepare_and_run(options, state)
         finally:
             for member in state.leases.members():
                 member.close()  # leave the group now, so the others take over at once
             # The local runner does not always tear DoFns down: stop their workers here.
-            shutdown_pools()
+            shutdown_pools(at_once=result is None)
             runstate.end(state.run_id)
     return summarize(result, state, options)
 

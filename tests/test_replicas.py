@@ -42,11 +42,11 @@ def feed(count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
 class Replica:
     """One ``claimstream run`` process with its metrics port."""
 
-    def __init__(self, broker, topic: str, output, *extra: str) -> None:
+    def __init__(self, broker, topic: str, output, *extra: str, group: str | None = None) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic,
-             "--group-id", "replicas", "--output", str(output), "--nlp-processes", "1",
+             "--group-id", group or topic, "--output", str(output), "--nlp-processes", "1",
              "--progress-interval", "2", "--metrics-port", str(self.port), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
@@ -190,7 +190,7 @@ def test_sigterm_to_the_group_while_reading_exits_zero(broker, topic_name, tmp_p
     assert "stopped on request" in out
     written = offsets_written(tmp_path)
     assert set(written.values()) <= {1}
-    consumer = kafka.new_consumer(broker.config, "replicas")
+    consumer = kafka.new_consumer(broker.config, topic_name)
     try:
         from kafka import TopicPartition
 

@@ -53,9 +53,11 @@ def test_metrics_are_served_and_progress_is_logged_during_a_run(broker, topic_na
     finally:
         process.kill()
     assert process.returncode == 0, err[-3000:]
-    assert scraped["claimstream_articles_total"] == len(messages)
-    assert scraped["claimstream_dead_letters_total"] == 1
+    # The run may end right after its last articles (nothing new for 4 s by then): the
+    # last scrape can be a little behind; the summary has the end.
+    assert 0 < scraped["claimstream_articles_total"] <= len(messages)
     assert scraped["claimstream_claims_total"] > 0
+    assert f"articles: {len(messages)}" in out and "dead letters: 1" in out
     progress = [line for line in err.splitlines() if "progress:" in line]
     assert progress and "/s)" in progress[0]  # rates per second
     assert any(f"lag {topic_name}[0]=" in line for line in progress), progress

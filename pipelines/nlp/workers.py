@@ -134,8 +134,15 @@ def _parents_signals_blocked():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def shutdown_pools() -> None:
-    """Stop the NLP worker processes this process started (the end of a local run)."""
+def shutdown_pools(at_once: bool = False) -> None:
+    """Stop the NLP worker processes this process started (the end of a local run).
+
+    ``at_once``: do not wait for workers still loading their models (a run stopped
+    during start-up); they ignore SIGTERM, so they are killed.
+    """
     _started.clear()
     for pool in list(_pools):
-        pool.shutdown(wait=True, cancel_futures=True)
+        if at_once:
+            for process in list(getattr(pool, "_processes", {}).values()):  # no public way
+                process.kill()
+        pool.shutdown(wait=not at_once, cancel_futures=True)

@@ -14,15 +14,12 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from pipelines.errors import OptionError
-from pipelines.kafka import KafkaConfig
 from pipelines.runstate import RunState
-from pipelines.service.progress import measure_lags
 
 _COUNTERS = (
     ("read", "messages_read", "messages read from the source"),
@@ -34,22 +31,15 @@ _COUNTERS = (
     ("written_dead_letters", "dead_letters_written", "dead letters written to files"),
     ("files", "files", "files written"),
 )
-#: Lags are asked of the broker at most this often, however often Prometheus scrapes.
-LAG_EVERY = 5.0
 #: /healthz fails when the read loop has not gone round for this long.
 LIVENESS_SECONDS = 60.0
 
 
 class _RunCollector:
-    def __init__(self, state: RunState, config: KafkaConfig | None) -> None:
+    def __init__(self, state: RunState) -> None:
         self._state = state
-        self._config = config
-        self._lags_at = 0.0
 
     def collect(self):
-        if time.monotonic() - self._lags_at >= LAG_EVERY:
-            self._lags_at = time.monotonic()
-            measure_lags(self._state, self._config)
         now = self._state.counters.snapshot()
         for key, name, help_text in _COUNTERS:
             yield CounterMetricFamily(f"claimstream_{name}", help_text, value=now.counts[key])
@@ -69,11 +59,11 @@ class _RunCollector:
         yield owned
 
 
-def serve(state: RunState, port: int, host: str = "127.0.0.1", config: KafkaConfig | None = None):
+def serve(state: RunState, port: int, host: str = "127.0.0.1"):
     """Serve ``/metrics`` for ``state`` on ``host:port`` in a thread; returns the server
     (``shutdown()`` stops it)."""
     registry = CollectorRegistry()
-    registry.register(_RunCollector(state, config))
+    registry.register(_RunCollector(state))
 
     routes = {
         "/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest(registry)),

@@ -14,8 +14,6 @@ import sys
 import threading
 import time
 
-from pipelines import kafka
-from pipelines.kafka import KafkaConfig
 from pipelines.runstate import RunState, Snapshot
 
 _LOG = logging.getLogger(__name__)
@@ -24,13 +22,10 @@ _LOG = logging.getLogger(__name__)
 class ProgressReporter(threading.Thread):
     """Logs a progress line every ``interval`` seconds until stopped."""
 
-    def __init__(
-        self, state: RunState, interval: float, config: KafkaConfig | None = None, total: int | None = None
-    ) -> None:
+    def __init__(self, state: RunState, interval: float, total: int | None = None) -> None:
         super().__init__(daemon=True, name="progress")
         self._state = state
         self._interval = interval
-        self._config = config
         self._total = total
         self._stopped = threading.Event()
         self._bar = None
@@ -40,16 +35,20 @@ class ProgressReporter(threading.Thread):
             self._bar = tqdm(total=total, unit="article", file=sys.stderr)
 
     def run(self) -> None:
-        previous, previous_at = self._state.counters.snapshot(), time.monotonic()
+        self._previous, self._previous_at = self._state.counters.snapshot(), time.monotonic()
         while not self._stopped.wait(self._interval if self._bar is None else 0.5):
             if self._bar is not None:
                 self._draw_bar()
                 continue
-            measure_lags(self._state, self._config)
-            now, at = self._state.counters.snapshot(), time.monotonic()
-            held = self._state.leases.held()
-            _LOG.info("progress: %s", progress_line(previous, now, at - previous_at, self._total, held))
-            previous, previous_at = now, at
+            self._log_line()
+
+    def _log_line(self) -> None:
+        now, at = self._state.counters.snapshot(), time.monotonic()
+        held = self._state.leases.held()
+        _LOG.info(
+            "progress: %s", progress_line(self._previous, now, at - self._previous_at, self._total, held)
+        )
+        self._previous, self._previous_at = now, at
 
     def _draw_bar(self) -> None:
         counts = self._state.counters.snapshot().counts
@@ -57,11 +56,14 @@ class ProgressReporter(threading.Thread):
         self._bar.refresh()
 
     def stop(self) -> None:
+        """Stop, with a last line (or the bar at its end) for where the run ended."""
         self._stopped.set()
         self.join(timeout=5)
         if self._bar is not None:
             self._draw_bar()
             self._bar.close()
+        elif hasattr(self, "_previous"):
+            self._log_line()
 
 
 def progress_line(
@@ -86,15 +88,3 @@ def progress_line(
     if now.last_file:
         line += f", last file {now.last_file.rsplit('/', 1)[-1]}"
     return line
-
-
-def measure_lags(state: RunState, config: KafkaConfig | None) -> None:
-    """Ask the broker for the end of each partition read so far; record the lags."""
-    positions = state.counters.snapshot().positions
-    if config is None or not positions:
-        return
-    try:
-        ends = kafka.end_offsets(config, list(positions))
-    except kafka.KafkaError:
-        return  # the broker is away: the reader says so
-    state.counters.measured_lags({key: max(0, end - positions[key]) for key, end in ends.items()})
