@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         return run([BIN / "claimstream", "demo", *rest])
     if command == "test":
-        ensure_compose()
+        ensure_debian_packages()
         lint = run([BIN / "ruff", "check", "."])
         if lint:
             return lint
@@ -65,17 +65,21 @@ def install(with_tests: bool) -> None:
     STAMP.write_text(wanted + "\n")
 
 
-def ensure_compose() -> None:
-    """The compose-file test needs a compose implementation (no Docker engine).
+#: Debian packages some tests need (none ship a Python wheel): `docker-compose config`
+#: validates the compose file offline; stunnel puts TLS in front of the embedded
+#: broker; redis-server backs the shared story index.
+TEST_PACKAGES = {"docker-compose": "docker-compose", "stunnel4": "stunnel4", "redis-server": "redis-server"}
 
-    Debian's docker-compose package validates files offline; install it when we may.
-    """
-    if shutil.which("docker-compose") or shutil.which("apt-get") is None or os.geteuid() != 0:
+
+def ensure_debian_packages() -> None:
+    """Install the test's Debian packages that are missing, when we may (root with apt)."""
+    missing = [package for command, package in TEST_PACKAGES.items() if shutil.which(command) is None]
+    if not missing or shutil.which("apt-get") is None or os.geteuid() != 0:
         return
-    print("dev.py: installing Debian's docker-compose (for `docker-compose config`)", flush=True)
+    print(f"dev.py: installing Debian's {', '.join(missing)} for the tests", flush=True)
     quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
     subprocess.run(["apt-get", "update", "-qq"], **quiet, check=False)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "docker-compose"], **quiet, check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], **quiet, check=False)
 
 
 def run(command: list) -> int:

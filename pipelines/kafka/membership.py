@@ -117,6 +117,8 @@ class GroupMember:
                       "the start" if position is None else position)  # fmt: skip
         self._consumer.resume(*self._to_start)
         self._to_start.clear()
+        # Ready only once the partitions are leased: /readyz then lists them.
+        self._state.health.group_joined = True
 
     # --- Committing ---------------------------------------------------------------------
 
@@ -179,7 +181,8 @@ class GroupMember:
         self._consumer.pause(*partitions)
         self._to_start |= set(partitions)
         self._joined = True
-        self._state.health.group_joined = True
+        if not partitions:  # more replicas than partitions: ready, with nothing to read
+            self._state.health.group_joined = True
 
     def _release(self, tp: TopicPartition) -> None:
         self._state.leases.release((tp.topic, tp.partition))

@@ -143,6 +143,6 @@ def shutdown_pools(at_once: bool = False) -> None:
     _started.clear()
     for pool in list(_pools):
         if at_once:
-            for process in list(getattr(pool, "_processes", {}).values()):  # no public way
+            for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public way
                 process.kill()
         pool.shutdown(wait=not at_once, cancel_futures=True)
