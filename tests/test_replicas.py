@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -44,11 +45,14 @@ class Replica:
 
     def __init__(self, broker, topic: str, output, *extra: str, group: str | None = None) -> None:
         self.port = free_port()
+        # Files, not pipes: nobody reads a replica's output while it runs, and a full pipe
+        # (64 KB of progress lines) would block the replica in the middle of its work.
+        self.stdout, self.stderr = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(
             [*CLAIMSTREAM, "run", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic,
              "--group-id", group or topic, "--output", str(output), "--nlp-processes", "1",
              "--progress-interval", "2", "--metrics-port", str(self.port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            stdout=self.stdout, stderr=self.stderr, text=True, start_new_session=True,
         )  # fmt: skip
         self.last_read = 0
 
@@ -74,13 +78,18 @@ class Replica:
         os.killpg(self.process.pid, sig)
 
     def finish(self, timeout: float = 120) -> tuple[int, str, str]:
-        out, err = self.process.communicate(timeout=timeout)
-        return self.process.returncode, out, err
+        self.process.wait(timeout=timeout)
+        return self.process.returncode, *map(self._read, (self.stdout, self.stderr))
+
+    @staticmethod
+    def _read(file) -> str:
+        file.seek(0)
+        return file.read()
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.signal_group(signal.SIGKILL)
-            self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
 
 
 def offsets_written(output) -> Counter:
