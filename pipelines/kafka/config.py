@@ -214,11 +214,11 @@ def parse_assignments(assignments: Iterable[str], flag: str) -> dict[str, str]:
     {'client.id': 'news', 'sasl.mechanism': 'PLAIN'}
     """
     properties = {}
-    for assignment in assignments:
+    for number, assignment in enumerate(assignments, 1):
         key, equals, value = assignment.partition("=")
         if not equals or not key.strip():
-            # Only the key part: the value may be a secret.
-            raise OptionError(f"{flag} takes KEY=VALUE, not {key.strip()!r} without a value")
+            # Not the text itself: a mistyped assignment may hold a secret.
+            raise OptionError(f"{flag} takes KEY=VALUE: its value number {number} has no key and '='")
         properties[key.strip()] = value.strip()
     return properties
 

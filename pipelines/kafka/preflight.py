@@ -42,9 +42,10 @@ def check_connection(config: KafkaConfig, timeout: float = STEP_TIMEOUT) -> None
         except (OSError, ValueError):
             continue  # the next address; if none answers, kafka-python's error says so
         with sock:
+            certified = bool(settings.get("ssl_certfile"))
             if context is not None:
-                sock = _handshake(context, sock, host, address)
-            _ask_versions(sock, address, tls=context is not None)
+                sock = _handshake(context, sock, host, address, certified)
+            _ask_versions(sock, address, tls=context is not None, certified=certified)
             if settings.get("security_protocol", "").startswith("SASL_"):
                 _authenticate(sock, address, settings)
         return
@@ -75,7 +76,9 @@ def tls_context(settings: dict) -> ssl.SSLContext:
     return context
 
 
-def _handshake(context: ssl.SSLContext, sock: socket.socket, host: str, address: str) -> ssl.SSLSocket:
+def _handshake(
+    context: ssl.SSLContext, sock: socket.socket, host: str, address: str, certified: bool
+) -> ssl.SSLSocket:
     try:
         return context.wrap_socket(sock, server_hostname=host or "localhost")
     except ssl.SSLCertVerificationError as e:
@@ -85,7 +88,7 @@ def _handshake(context: ssl.SSLContext, sock: socket.socket, host: str, address:
             setting="bootstrap_servers",
         ) from None
     except ssl.SSLError as e:
-        raise _refused_tls(e, address) from None
+        raise _refused_tls(e, address, certified) from None
     except (OSError, TimeoutError):
         raise KafkaError(
             f"{address} does not speak TLS: is it a PLAINTEXT listener? set security.protocol=PLAINTEXT",
@@ -93,12 +96,14 @@ def _handshake(context: ssl.SSLContext, sock: socket.socket, host: str, address:
         ) from None
 
 
-def _refused_tls(error: ssl.SSLError, address: str) -> KafkaError:
+def _refused_tls(error: ssl.SSLError, address: str, certified: bool) -> KafkaError:
     reason = error.reason or ""
-    if "CERTIFICATE_REQUIRED" in reason or "HANDSHAKE_FAILURE" in reason:
+    # A TLS terminator that wants a certificate may also just hang up (stunnel does).
+    hung_up = isinstance(error, ssl.SSLEOFError) or "EOF" in reason
+    if "CERTIFICATE_REQUIRED" in reason or "HANDSHAKE_FAILURE" in reason or (hung_up and not certified):
         message = f"the broker at {address} requires a client certificate (ssl.certificate.location)"
-    elif "CERTIFICATE" in reason or "UNKNOWN_CA" in reason:
-        message = f"the broker at {address} refused the client certificate (ssl.certificate.location): {reason}"
+    elif "CERTIFICATE" in reason or "UNKNOWN_CA" in reason or hung_up:
+        message = f"the broker at {address} refused the client certificate (ssl.certificate.location)"
     elif "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER" in reason or "PACKET_LENGTH" in reason:
         message = f"{address} does not speak TLS: is it a PLAINTEXT listener? set security.protocol=PLAINTEXT"
     else:
@@ -118,11 +123,11 @@ def _exchange(sock: socket.socket, protocol: KafkaProtocol, request):
             return response
 
 
-def _ask_versions(sock: socket.socket, address: str, tls: bool) -> None:
+def _ask_versions(sock: socket.socket, address: str, tls: bool, certified: bool) -> None:
     try:
         answered = _exchange(sock, KafkaProtocol(client_id="claimstream"), ApiVersionsRequest(version=0))
     except ssl.SSLError as e:  # TLS 1.3: the server's verdict on our certificate comes now
-        raise _refused_tls(e, address) from None
+        raise _refused_tls(e, address, certified) from None
     except Exception:  # noqa: BLE001 - a time-out, a reset or bytes that are no Kafka answer alike
         answered = None
     if answered is None and tls:
@@ -149,7 +154,8 @@ def _authenticate(sock: socket.socket, address: str, settings: dict) -> None:
             raise KafkaError(f"{failed}: the broker offers {', '.join(offered.mechanisms) or 'no mechanism'}")
         mechanism = get_sasl_mechanism(mechanism_name)(host=address.rpartition(":")[0], **settings)
         while not mechanism.is_done():
-            answer = _exchange(sock, protocol, SaslAuthenticateRequest(auth_bytes=mechanism.auth_bytes(), version=0))
+            token = SaslAuthenticateRequest(auth_bytes=mechanism.auth_bytes(), version=0)
+            answer = _exchange(sock, protocol, token)
             if answer is None:
                 raise KafkaError(f"{failed}: the broker closed the connection")
             if answer.error_code:
