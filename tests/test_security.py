@@ -67,7 +67,7 @@ def _certificate(subject: str, key, issuer: str, issuer_key, ca: bool, hosts: tu
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if hosts:
-        names = [x509.DNSName("localhost"), *(x509.IPAddress(ipaddress.ip_address(h)) for h in hosts)]
+        names = [x509.IPAddress(ipaddress.ip_address(h)) for h in hosts]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
@@ -89,7 +89,7 @@ def _write(path: Path, cert, key=None, password: str | None = None) -> None:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Path:
-    """ca.pem, server.pem (127.0.0.1), client.pem with a password-protected key, other-ca.pem."""
+    """ca.pem, server.pem (for 127.0.0.1 only), client.pem with a password-protected key, other-ca.pem."""
     folder = tmp_path_factory.mktemp("pki")
     ca_key, other_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
     _write(
@@ -263,6 +263,8 @@ def _cases(pki: Path, tls: str, plain: str, sasl: str) -> dict[str, tuple[str, d
     return {
         "untrusted-ca": (tls, {**trusted, "ssl.ca.location": str(pki / "other-ca.pem")},
                          "certificate verify failed"),
+        "hostname-mismatch": (tls.replace("127.0.0.1", "localhost"), trusted,
+                              "certificate verify failed: Hostname mismatch"),
         "plaintext-to-tls": (tls, {}, f"{tls} did not answer a Kafka request: is it a TLS listener?"),
         "tls-to-plaintext": (plain, trusted, f"{plain} does not speak TLS"),
         "no-client-certificate": (tls, {"security.protocol": "SSL", "ssl.ca.location": str(pki / "ca.pem")},
@@ -279,8 +281,9 @@ def _cases(pki: Path, tls: str, plain: str, sasl: str) -> dict[str, tuple[str, d
 
 @pytest.mark.parametrize(
     "case, command",
-    [("untrusted-ca", "run"), ("plaintext-to-tls", "produce"), ("tls-to-plaintext", "produce"),
-     ("no-client-certificate", "produce"), ("scram-refused", "run"), ("scram-refused", "produce"),
+    [("untrusted-ca", "run"), ("hostname-mismatch", "produce"), ("plaintext-to-tls", "produce"),
+     ("tls-to-plaintext", "produce"), ("no-client-certificate", "produce"),
+     ("scram-refused", "run"), ("scram-refused", "produce"),
      ("unknown-key", "produce"), ("missing-ca-file", "produce")],
 )  # fmt: skip
 def test_each_failure_is_one_line_in_time(
