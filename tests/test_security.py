@@ -35,6 +35,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pipelines import kafka
 from pipelines.broker import EmbeddedBroker, free_port
 from pipelines.errors import OptionError, RegistryError
+from pipelines.formats import confluent_decode
 from pipelines.kafka.config import KafkaConfig, environment_name, read_properties
 from pipelines.records import ARTICLE
 from pipelines.sinks.registry import RegistryConfig, schema_id
@@ -195,7 +196,7 @@ def consume_all(config: KafkaConfig, topic: str, count: int, timeout: float = 30
 # --- Processing over mutual TLS -------------------------------------------------------------
 
 
-def test_produce_and_run_over_mutual_tls(tls_broker, pki, topic_name, tmp_path):
+def test_produce_and_run_over_mutual_tls(tls_broker, pki, login_registry, topic_name, tmp_path):
     produced = claimstream(
         "produce", "--bootstrap-servers", tls_broker, "--topic", topic_name,
         *flags(tls_properties(pki)), *map(str, ARTICLE_FILES),
@@ -210,13 +211,16 @@ def test_produce_and_run_over_mutual_tls(tls_broker, pki, topic_name, tmp_path):
     ran = claimstream(
         "run", "--bootstrap-servers", tls_broker, "--topic", topic_name,
         "--kafka-config-file", str(properties), "--output", str(tmp_path), "--output-topic", out_topic,
-        "--until-idle", "3", "--nlp-processes", "1",
+        "--until-idle", "3", "--nlp-processes", "1", "--schema-registry-url", login_registry,
+        "--schema-registry-config", f"basic.auth.user.info={_LoginRegistry.login}",
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr[-3000:]
     written = read_avro_folder(tmp_path / "articles")
     assert len(written) == len(ARTICLE_FILES)
     published = consume_all(KafkaConfig.of(tls_broker, tls_properties(pki)), out_topic, len(written))
     assert sorted(r.key.decode() for r in published) == sorted(r["article_id"] for r in written)
+    # The registry let the login in, and its id frames every record.
+    assert {confluent_decode(ARTICLE, r.value)[0] for r in published} == {_LoginRegistry.schema_id}
     assert_no_secret(produced.stdout, produced.stderr, ran.stdout, ran.stderr)
     assert_no_secret(*(f.read_bytes().decode("latin-1") for f in tmp_path.rglob("*.avro")))
 
@@ -356,6 +360,7 @@ class _LoginRegistry(http.server.BaseHTTPRequestHandler):
     """A registry endpoint that, like a secured one, answers 401 without the right login."""
 
     login = "sr-user:" + SASL_PASSWORD
+    schema_id = 4242
     seen: list[str] = []
 
     def do_POST(self):  # noqa: N802 - the http.server API
@@ -363,7 +368,9 @@ class _LoginRegistry(http.server.BaseHTTPRequestHandler):
         given = self.headers.get("Authorization", "")
         self.seen.append(given)
         authorized = given == "Basic " + base64.b64encode(self.login.encode()).decode()
-        answer = json.dumps({"id": 42} if authorized else {"error_code": 40101, "message": "Unauthorized"})
+        answer = json.dumps(
+            {"id": self.schema_id} if authorized else {"error_code": 40101, "message": "Unauthorized"}
+        )
         self.send_response(200 if authorized else 401)
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
@@ -373,23 +380,27 @@ class _LoginRegistry(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_registry_login_is_sent_and_a_refusal_shows_no_secret():
+@pytest.fixture
+def login_registry():
+    """The URL of a registry endpoint that wants a login."""
+    _LoginRegistry.seen = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LoginRegistry)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        registry = RegistryConfig.resolve(url, [f"basic.auth.user.info={_LoginRegistry.login}"], environ={})
-        assert schema_id(ARTICLE, "news", registry) == 42
-        from_env = RegistryConfig.resolve(
-            url, environ={"CLAIMSTREAM_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": _LoginRegistry.login}
-        )
-        assert schema_id(ARTICLE, "news", from_env) == 42
-        wrong = RegistryConfig.resolve(
-            url, ["basic.auth.user.info=sr-user:wrong-" + SASL_PASSWORD], environ={}
-        )
-        with pytest.raises(RegistryError, match="401") as error:
-            schema_id(ARTICLE, "news", wrong)
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+def test_registry_login_is_sent_and_a_refusal_shows_no_secret(login_registry):
+    login = f"basic.auth.user.info={_LoginRegistry.login}"
+    registry = RegistryConfig.resolve(login_registry, [login], environ={})
+    assert schema_id(ARTICLE, "news", registry) == _LoginRegistry.schema_id
+    variable = {"CLAIMSTREAM_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": _LoginRegistry.login}
+    from_environment = RegistryConfig.resolve(login_registry, environ=variable)
+    assert schema_id(ARTICLE, "news", from_environment) == _LoginRegistry.schema_id
+    wrong = RegistryConfig.resolve(login_registry, [f"{login}-wrong"], environ={})
+    with pytest.raises(RegistryError, match="401") as error:
+        schema_id(ARTICLE, "news", wrong)
     assert len(_LoginRegistry.seen) == 3 and all(s.startswith("Basic ") for s in _LoginRegistry.seen)
     assert_no_secret(str(error.value), repr(registry), repr(wrong))

@@ -130,6 +130,7 @@ class KafkaConfig:
         properties = dict(properties or {})
         for key, value in properties.items():
             convert(key, value, "")
+        _check_sasl(properties)
         return cls(bootstrap_servers, tuple(sorted(properties.items())))
 
     @classmethod
@@ -184,6 +185,23 @@ class KafkaConfig:
         if accepted is None:
             return settings
         return {name: value for name, value in settings.items() if name in accepted}
+
+
+def _check_sasl(properties: Mapping[str, str]) -> None:
+    """A SASL protocol needs its mechanism and login (Kafka's default mechanism, GSSAPI, is not here).
+
+    >>> _check_sasl({"security.protocol": "SASL_SSL", "sasl.username": "alice"})
+    Traceback (most recent call last):
+    ...
+    pipelines.errors.OptionError: security.protocol=SASL_SSL needs sasl.mechanism, sasl.password
+    """
+    protocol = properties.get("security.protocol", "").upper()
+    if not protocol.startswith("SASL_"):
+        return
+    given = {("sasl.mechanism" if k == "sasl.mechanisms" else k) for k, v in properties.items() if v}
+    missing = [k for k in ("sasl.mechanism", "sasl.username", "sasl.password") if k not in given]
+    if missing:
+        raise OptionError(f"security.protocol={protocol} needs {', '.join(missing)}")
 
 
 def redacted(properties: Mapping[str, str]) -> dict[str, str]:

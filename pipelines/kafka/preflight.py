@@ -140,10 +140,8 @@ def _ask_versions(sock: socket.socket, address: str, tls: bool, certified: bool)
 
 
 def _authenticate(sock: socket.socket, address: str, settings: dict) -> None:
-    mechanism_name = settings.get("sasl_mechanism") or "PLAIN"
-    user = settings.get("sasl_plain_username") or ""
-    if not user or not settings.get("sasl_plain_password"):
-        raise OptionError(f"{settings['security_protocol']} needs sasl.username and sasl.password")
+    # KafkaConfig made sure both are there.
+    mechanism_name, user = settings["sasl_mechanism"], settings["sasl_plain_username"]
     protocol = KafkaProtocol(client_id="claimstream")
     failed = f"authentication failed for user {user} with {mechanism_name} at {address}"
     try:
