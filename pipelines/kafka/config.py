@@ -83,7 +83,6 @@ PROPERTIES: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "ssl.certificate.location": ("ssl_certfile", _file),
     "ssl.key.location": ("ssl_keyfile", _file),
     "ssl.key.password": ("ssl_password", _text),
-    "ssl.crl.location": ("ssl_crlfile", _file),
     "ssl.endpoint.identification.algorithm": ("ssl_check_hostname", _hostname_check),
     "client.id": ("client_id", _text),
     "request.timeout.ms": ("request_timeout_ms", _number),

@@ -41,13 +41,15 @@ def check_connection(config: KafkaConfig, timeout: float = STEP_TIMEOUT) -> None
             sock = socket.create_connection((host or "localhost", int(port)), timeout=timeout)
         except (OSError, ValueError):
             continue  # the next address; if none answers, kafka-python's error says so
-        with sock:
-            certified = bool(settings.get("ssl_certfile"))
+        certified = bool(settings.get("ssl_certfile"))
+        try:
             if context is not None:
-                sock = _handshake(context, sock, host, address, certified)
+                sock = _handshake(context, sock, host, address, certified)  # takes the socket over
             _ask_versions(sock, address, tls=context is not None, certified=certified)
             if settings.get("security_protocol", "").startswith("SASL_"):
                 _authenticate(sock, address, settings)
+        finally:
+            sock.close()
         return
 
 
