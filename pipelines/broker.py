@@ -44,9 +44,20 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu broker process on ``127.0.0.1:port``, started and stopped with the context."""
 
-    def __init__(self, port: int | None = None, log_path: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: str | None = None,
+        advertised_port: int | None = None,
+        authentication: bool = False,
+    ) -> None:
+        """``advertised_port``: where clients are told to connect, when a proxy (a TLS
+        terminator) stands in front; ``authentication``: require a SASL login (Tansu
+        stores no users, so every login is refused: for testing the refusal)."""
         self.port = port or free_port()
         self.bootstrap_servers = f"127.0.0.1:{self.port}"
+        self._advertised_port = advertised_port or self.port
+        self._authentication = authentication
         self._log_path = log_path or os.devnull
         self._process: subprocess.Popen | None = None
 
@@ -58,16 +69,16 @@ class EmbeddedBroker:
         return KafkaConfig.of(self.bootstrap_servers)
 
     def command(self) -> list[str]:
-        url = f"tcp://127.0.0.1:{self.port}"
         return [
             broker_binary(),
             "broker",
             "--listener-url",
-            url,
+            f"tcp://127.0.0.1:{self.port}",
             "--advertised-listener-url",
-            url,
+            f"tcp://127.0.0.1:{self._advertised_port}",
             "--storage-engine",
             "memory://tansu/",
+            *(["--authentication"] if self._authentication else []),
         ]
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:

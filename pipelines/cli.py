@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from pipelines.environment import environment_flags
 from pipelines.errors import ClaimstreamError, InputError
 from pipelines.service.signals import StopOnSignals
 
@@ -73,6 +75,9 @@ def _main(argv: list[str], **run_context) -> int:
     commands = _commands(parser)
     if not argv[0].startswith("-") and argv[0] not in commands:
         parser.error(f"unknown command {argv[0]!r}; choose from {', '.join(commands)}")
+    if argv[0] == "produce":
+        # Variables first: a flag given on the command line wins over its variable.
+        argv = [argv[0], *environment_flags(PRODUCE_ENVIRONMENT, os.environ), *argv[1:]]
     args, extra = parser.parse_known_args(argv)
     if extra and not args.passes_through:
         args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -160,9 +165,21 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 # --- produce --------------------------------------------------------------------------
 
 
+#: The options of ``produce`` that may also come from the environment, as CLAIMSTREAM_<OPTION>.
+PRODUCE_ENVIRONMENT = ("--bootstrap-servers", "--topic", "--kafka-config-file")
+
+
 def _produce_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", required=True)
+    parser.add_argument("--bootstrap-servers", required=True, help="HOST:PORT[,HOST:PORT]")
     parser.add_argument("--topic", required=True)
+    parser.add_argument(
+        "--kafka-config", dest="kafka_config", action="append", metavar="KEY=VALUE",
+        help="a Kafka client property (security.protocol=SASL_SSL, sasl.mechanism=PLAIN, ...); repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kafka-config-file", dest="kafka_config_file", metavar="PATH",
+        help="a Java-style .properties file of Kafka client properties",
+    )  # fmt: skip
     parser.add_argument(
         "--partitions", type=int, default=1, help="partitions when the topic has to be created (default 1)"
     )
@@ -201,7 +218,12 @@ def _produce(args: argparse.Namespace, argv: list[str]) -> int:
     files = list(article_files(args.paths))
     if not files:
         raise InputError(f"no *.txt files under {' '.join(args.paths)}")
-    config = kafka.KafkaConfig.of(args.bootstrap_servers)
+    from pipelines.kafka.preflight import check_connection
+
+    config = kafka.KafkaConfig.resolve(
+        args.bootstrap_servers, args.kafka_config or (), args.kafka_config_file
+    )
+    check_connection(config)
     kafka.ensure_topic(config, args.topic, args.partitions)
     count = kafka.publish(
         config, args.topic, ((f.name.encode(), f.read_bytes()) for f in with_progress(files, "publishing"))

@@ -18,14 +18,22 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
+from pipelines.environment import environment_flags
 from pipelines.errors import OptionError
 from pipelines.kafka import KafkaConfig
 from pipelines.nlp.model import DEFAULT_MODEL, is_installed
 from pipelines.parse import DEFAULT_MAX_BYTES
+from pipelines.sinks.registry import RegistryConfig
 
 #: The local runner. DirectRunner would first try to download the Prism binary.
 LOCAL_RUNNER = "FnApiRunner"
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+
+#: The options that may also come from the environment, as CLAIMSTREAM_<OPTION>.
+ENVIRONMENT_OPTIONS = (
+    "--bootstrap-servers", "--topic", "--group-id", "--output", "--kafka-config-file",
+    "--output-topic", "--dead-letter-topic", "--schema-registry-url",
+)  # fmt: skip
 
 
 class ClaimstreamOptions(PipelineOptions):
@@ -42,7 +50,16 @@ class ClaimstreamOptions(PipelineOptions):
 
     @property
     def kafka(self) -> KafkaConfig:
-        return KafkaConfig.of(self.bootstrap_servers or "")
+        """Flags over the properties file over the environment, resolved on each use (cheap)."""
+        return KafkaConfig.resolve(
+            self.bootstrap_servers or "", self.kafka_config or (), self.kafka_config_file
+        )
+
+    @property
+    def registry(self) -> RegistryConfig | None:
+        if not self.schema_registry_url:
+            return None
+        return RegistryConfig.resolve(self.schema_registry_url, self.schema_registry_config or ())
 
     @property
     def publishes(self) -> bool:
@@ -52,6 +69,7 @@ class ClaimstreamOptions(PipelineOptions):
 def _kafka_source(group) -> None:
     group.add_argument("--bootstrap-servers", dest="bootstrap_servers", help="HOST:PORT[,HOST:PORT]")
     group.add_argument("--topic", help="topic of the articles")
+    add_kafka_config_arguments(group)
     group.add_argument(
         "--group-id", dest="group_id", default="claimstream",
         help="consumer group whose committed offsets say where to resume",
@@ -75,6 +93,18 @@ def _kafka_source(group) -> None:
     group.add_argument(
         "--read-slice-seconds", dest="read_slice_seconds", type=float, default=0.4,
         help="the reader hands its records on (ends its bundle) after about this long",
+    )  # fmt: skip
+
+
+def add_kafka_config_arguments(group) -> None:
+    """The Kafka client properties of every client a command makes (``run`` and ``produce``)."""
+    group.add_argument(
+        "--kafka-config", dest="kafka_config", action="append", metavar="KEY=VALUE",
+        help="a Kafka client property (security.protocol=SASL_SSL, sasl.mechanism=PLAIN, ...); repeatable",
+    )  # fmt: skip
+    group.add_argument(
+        "--kafka-config-file", dest="kafka_config_file", metavar="PATH",
+        help="a Java-style .properties file of Kafka client properties",
     )  # fmt: skip
 
 
@@ -132,6 +162,10 @@ def _topic_output(group) -> None:
         "--schema-registry-url", dest="schema_registry_url",
         help="Confluent-compatible registry for the schema ids (else fixed ids)",
     )  # fmt: skip
+    group.add_argument(
+        "--schema-registry-config", dest="schema_registry_config", action="append", metavar="KEY=VALUE",
+        help="registry client setting: basic.auth.user.info=USER:PASSWORD, ssl.ca.location=PATH",
+    )  # fmt: skip
 
 
 def _watching(group) -> None:
@@ -157,7 +191,7 @@ def _watching(group) -> None:
 
 def parse(argv: Sequence[str] | None) -> ClaimstreamOptions:
     """Checked options from a command line; the local runner is FnApiRunner with one worker."""
-    argv = list(argv or [])
+    argv = [*environment_flags(ENVIRONMENT_OPTIONS, os.environ), *(argv or [])]
     _reject_unknown(argv)
     options = PipelineOptions(argv)
     standard = options.view_as(StandardOptions)
@@ -197,6 +231,10 @@ def validate(options: ClaimstreamOptions) -> None:
     _check_sources(options)
     if options.schema_registry_url and not options.publishes:
         raise OptionError("--schema-registry-url needs --output-topic or --dead-letter-topic")
+    if options.schema_registry_config and not options.schema_registry_url:
+        raise OptionError("--schema-registry-config needs --schema-registry-url")
+    options.kafka  # noqa: B018 - resolving the properties checks them: name a wrong key now
+    options.registry  # noqa: B018
     if options.metrics_port is not None and not 0 < options.metrics_port < 65536:
         raise OptionError(f"--metrics-port must be a TCP port (1-65535), not {options.metrics_port}")
     if options.nlp_processes < 0:

@@ -11,7 +11,8 @@ anything behind a GroupByKey that follows an unbounded read, and no Flatten,
 which breaks the chain there too. So dead letters travel in the same stream as
 articles, and one writer sees every outcome of a partition's offsets in a bundle.
 
-:func:`run` first checks what to read (the topic exists, the files match), then
+:func:`run` first checks the broker connection (TLS, login) and what to read (the
+topic exists, the files match), then
 builds the chain and runs it until its input ends, it is idle, or it is stopped.
 Replicas with the same ``--group-id`` share the topic's partitions; each replica
 starts a partition it is given after what the output files already hold
@@ -33,6 +34,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from pipelines import kafka, runstate, sinks
 from pipelines.errors import OptionError, RegistryError
+from pipelines.kafka.preflight import check_connection
 from pipelines.nlp import ExtractEntitiesAndClaims
 from pipelines.nlp.workers import shutdown_pools, start_pool
 from pipelines.options import DASK_RUNNER, LOCAL_RUNNER, ClaimstreamOptions, parse
@@ -61,7 +63,7 @@ def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, sou
             options.kafka,
             options.output_topic,
             options.dead_letter_topic,
-            options.schema_registry_url,
+            options.registry,
             run_id,
         )
 
@@ -94,6 +96,8 @@ def run(
     stop = stop or threading.Event()
     with StopOnSignals(stop):
         options = parse(argv)
+        if options.topic or options.publishes:
+            check_connection(options.kafka)  # TLS, Kafka and login, each bounded in time
         _check_registry(options)
         state = runstate.begin(uuid.uuid4().hex, options.max_articles, options.until_idle, stop)
         state.started_at = started_at or state.started_at
@@ -146,7 +150,7 @@ def _check_registry(options: ClaimstreamOptions) -> None:
     for kind, topic in ((ARTICLE, options.output_topic), (DEAD_LETTER, options.dead_letter_topic)):
         if topic:
             try:
-                schema_id(kind, topic, options.schema_registry_url)
+                schema_id(kind, topic, options.registry)
             except RegistryError as e:
                 raise OptionError(f"{e} (--schema-registry-url)") from None
 

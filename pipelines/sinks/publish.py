@@ -12,7 +12,7 @@ from pipelines import kafka, runstate
 from pipelines.formats import confluent_encode
 from pipelines.kafka import KafkaConfig
 from pipelines.records import ARTICLE, DEAD_LETTER, Output, to_avro
-from pipelines.sinks.registry import schema_id
+from pipelines.sinks.registry import RegistryConfig, schema_id
 
 
 class PublishToKafka(beam.PTransform):
@@ -23,11 +23,11 @@ class PublishToKafka(beam.PTransform):
         config: KafkaConfig,
         article_topic: str | None,
         dead_letter_topic: str | None,
-        registry_url: str | None = None,
+        registry: RegistryConfig | None = None,
         run_id: str = "default",
     ) -> None:
         super().__init__()
-        self._fn = PublishOutputsFn(config, article_topic, dead_letter_topic, registry_url, run_id)
+        self._fn = PublishOutputsFn(config, article_topic, dead_letter_topic, registry, run_id)
 
     def expand(self, outputs):
         return outputs | beam.ParDo(self._fn)
@@ -41,13 +41,13 @@ class PublishOutputsFn(beam.DoFn):
         config: KafkaConfig,
         article_topic: str | None,
         dead_letter_topic: str | None,
-        registry_url: str | None = None,
+        registry: RegistryConfig | None = None,
         run_id: str = "default",
     ) -> None:
         self._config = config
         self._run_id = run_id
         self._topics = {ARTICLE: article_topic, DEAD_LETTER: dead_letter_topic}
-        self._registry_url = registry_url
+        self._registry = registry
 
     def setup(self) -> None:
         self._state = runstate.of(self._run_id)
@@ -55,7 +55,7 @@ class PublishOutputsFn(beam.DoFn):
             kafka.ensure_topic(self._config, topic)  # a broker may not create topics on use
         self._producer = kafka.new_producer(self._config, idempotent=True)
         self._schema_ids = {
-            kind: schema_id(kind, topic, self._registry_url) for kind, topic in self._topics.items() if topic
+            kind: schema_id(kind, topic, self._registry) for kind, topic in self._topics.items() if topic
         }
 
     def start_bundle(self) -> None:
