@@ -18,10 +18,13 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
+from pipelines.envelopes import INPUT_FORMATS
 from pipelines.errors import OptionError
 from pipelines.kafka import KafkaConfig
 from pipelines.nlp.model import DEFAULT_MODEL, is_installed
 from pipelines.parse import DEFAULT_MAX_BYTES
+from pipelines.sinks.fileformats import FILE_FORMATS
+from pipelines.sinks.naming import PARTITIONINGS
 
 #: The local runner. DirectRunner would first try to download the Prism binary.
 LOCAL_RUNNER = "FnApiRunner"
@@ -47,6 +50,11 @@ class ClaimstreamOptions(PipelineOptions):
     @property
     def publishes(self) -> bool:
         return bool(self.output_topic or self.dead_letter_topic)
+
+    @property
+    def file_formats(self) -> tuple[str, ...]:
+        """``--format avro,parquet`` as ``("avro", "parquet")``."""
+        return tuple(dict.fromkeys(f.strip() for f in (self.format or "").split(",") if f.strip()))
 
 
 def _kafka_source(group) -> None:
@@ -79,7 +87,9 @@ def _kafka_source(group) -> None:
 
 
 def _file_source(group) -> None:
-    group.add_argument("--input", help="glob of article files, e.g. 'articles/*.txt'")
+    group.add_argument(
+        "--input", help="glob of article files, e.g. 'articles/*.txt' ('*.jsonl' files: one article a line)"
+    )
     group.add_argument(
         "--dask-address",
         dest="dask_address",
@@ -107,10 +117,21 @@ def _processing(group) -> None:
         "--max-message-bytes", dest="max_message_bytes", type=int, default=DEFAULT_MAX_BYTES,
         help="larger messages go to the dead letters as too_large",
     )  # fmt: skip
+    group.add_argument(
+        "--input-format", dest="input_format", default="auto", choices=INPUT_FORMATS,
+        help="messages are plain text, JSON envelopes, or either (auto: JSON when it starts with '{')",
+    )  # fmt: skip
 
 
 def _file_output(group) -> None:
     group.add_argument("--output", help="output folder (local or a FileSystems path)")
+    group.add_argument(
+        "--format", default="avro", help=f"file formats, comma-separated: {', '.join(FILE_FORMATS)}"
+    )
+    group.add_argument(
+        "--partition-by", dest="partition_by", default="none", choices=PARTITIONINGS,
+        help="folders by the article's event time (UTC): dt=YYYY-MM-DD/ (day), and hour=HH/ (hour)",
+    )  # fmt: skip
     group.add_argument(
         "--file-max-records", dest="file_max_records", type=int, default=10_000,
         help="a file holds at most this many records",
@@ -195,6 +216,11 @@ def _reject_unknown(argv: list[str]) -> None:
 def validate(options: ClaimstreamOptions) -> None:
     """Raise :class:`OptionError` naming the option at fault."""
     _check_sources(options)
+    unknown = [f for f in options.file_formats if f not in FILE_FORMATS]
+    if unknown or not options.file_formats:
+        raise OptionError(
+            f"--format must be one or more of {', '.join(FILE_FORMATS)}, not {options.format!r}"
+        )
     if options.schema_registry_url and not options.publishes:
         raise OptionError("--schema-registry-url needs --output-topic or --dead-letter-topic")
     if options.metrics_port is not None and not 0 < options.metrics_port < 65536:
