@@ -118,8 +118,8 @@ def _processing(group) -> None:
         help="larger messages go to the dead letters as too_large",
     )  # fmt: skip
     group.add_argument(
-        "--input-format", dest="input_format", default="auto", choices=INPUT_FORMATS,
-        help="messages are plain text, JSON envelopes, or either (auto: JSON when it starts with '{')",
+        "--input-format", dest="input_format", default="auto",
+        help="text, json (envelopes) or auto: JSON when the first non-space byte is '{'",
     )  # fmt: skip
 
 
@@ -129,8 +129,8 @@ def _file_output(group) -> None:
         "--format", default="avro", help=f"file formats, comma-separated: {', '.join(FILE_FORMATS)}"
     )
     group.add_argument(
-        "--partition-by", dest="partition_by", default="none", choices=PARTITIONINGS,
-        help="folders by the article's event time (UTC): dt=YYYY-MM-DD/ (day), and hour=HH/ (hour)",
+        "--partition-by", dest="partition_by", default="none",
+        help="none, day (folders dt=YYYY-MM-DD/) or hour (and hour=HH/), by event time in UTC",
     )  # fmt: skip
     group.add_argument(
         "--file-max-records", dest="file_max_records", type=int, default=10_000,
@@ -216,6 +216,10 @@ def _reject_unknown(argv: list[str]) -> None:
 def validate(options: ClaimstreamOptions) -> None:
     """Raise :class:`OptionError` naming the option at fault."""
     _check_sources(options)
+    for name, allowed in (("input_format", INPUT_FORMATS), ("partition_by", PARTITIONINGS)):
+        if getattr(options, name) not in allowed:
+            flag = f"--{name.replace('_', '-')}"
+            raise OptionError(f"{flag} must be one of {', '.join(allowed)}, not {getattr(options, name)!r}")
     unknown = [f for f in options.file_formats if f not in FILE_FORMATS]
     if unknown or not options.file_formats:
         raise OptionError(
