@@ -170,3 +170,7 @@ def test_inspect_prints_a_parquet_file_as_it_prints_its_avro_twin(lake_run, caps
         assert cli.main(["inspect", str(path)]) == 0
         printed[suffix] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert printed[".parquet"] == printed[".avro"] and printed[".avro"][0]["outlet"]
+    # A folder holding both formats is printed in one of them: each article once.
+    assert cli.main(["inspect", str(output / "articles")]) == 0
+    ids = [json.loads(line)["article_id"] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(ids) == sorted(r["article_id"] for r in read_folder(str(output / "articles")))

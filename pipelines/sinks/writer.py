@@ -31,6 +31,7 @@ from pipelines.formats import parsed_schema
 from pipelines.records import ARTICLE, DEAD_LETTER, Output, to_avro
 from pipelines.sinks.fileformats import FILE_FORMATS, FileFormat, format_of
 from pipelines.sinks.naming import FOLDERS, META, event_time_ms, files_name, partition_folder, range_name
+from pipelines.sinks.parquetfiles import arrow_schema
 
 _LOG = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class WriteFilesFn(beam.DoFn):
     def setup(self) -> None:
         for kind in FOLDERS:
             parsed_schema(kind)  # fail here, not on the first record
+            if "parquet" in self._formats:
+                arrow_schema(kind)
         for folder in FOLDERS.values():
             path = FileSystems.join(self._output, folder)
             if "://" not in path:
