@@ -317,3 +317,11 @@ def test_a_range_spanning_days_has_a_file_per_day_and_is_complete_only_with_all(
     assert len(discarded) == 3  # one articles file, the dead letters in both formats
     assert [r["article_id"] for r in read_folder(str(tmp_path / "articles"), "parquet")] == ["a0"]
     assert list(read_folder(str(tmp_path / "dead_letters"))) == []
+
+
+def test_a_range_of_dead_letters_only_is_complete_only_in_every_format(tmp_path):
+    write_bundle(tmp_path, [article(0)], formats=("avro", "parquet"))
+    write_bundle(tmp_path, [letter(1), letter(2)], formats=("avro", "parquet"))
+    assert resume_points(str(tmp_path), "news")[0].next_offset == 3
+    (tmp_path / "dead_letters" / "news-0-000000000001-000000000002.parquet").unlink()
+    assert resume_points(str(tmp_path), "news")[0].next_offset == 1

@@ -90,15 +90,15 @@ def _range_end(last: int, paths: dict[str, list[str]]) -> tuple[bool, ResumePoin
     """Whether a range's files are complete, and the point right after the range.
 
     A range is complete when all its articles files exist (they are renamed last:
-    one per format and time folder, as many as its metadata says), or when its
-    dead-letters files exist and say the range had no articles.
+    one per format and time folder, as many as its metadata says), or, when it had
+    no articles, all its dead-letters files.
     """
     any_file = (paths.get(ARTICLE) or paths[DEAD_LETTER])[0]
     meta = format_of(any_file).read_metadata(any_file)
-    articles_files = len(paths.get(ARTICLE, ()))
-    # Files written before article_files existed: one articles file made a range complete.
-    complete = articles_files >= int(meta.get("article_files", "1")) if articles_files else False
-    complete = complete or meta.get("articles", "0") == "0"
+    # Files written before these counts existed: one file of a kind was all of it.
+    last_kind = ARTICLE if meta.get("articles", "0") != "0" else DEAD_LETTER
+    expected = int(meta.get("article_files" if last_kind == ARTICLE else "dead_letter_files", "1"))
+    complete = len(paths.get(last_kind, ())) >= expected
     timestamp = meta.get("last_timestamp_ms")
     return complete, ResumePoint(last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None)
 

@@ -141,6 +141,7 @@ class WriteFilesFn(beam.DoFn):
             f"{META}dead_letters": str(sum(map(len, parts[DEAD_LETTER].values()))),
             # The range is complete once all of these are in place (see recovery).
             f"{META}article_files": str(len(parts[ARTICLE]) * len(self._formats)),
+            f"{META}dead_letter_files": str(len(parts[DEAD_LETTER]) * len(self._formats)),
         }
         if topic is None:
             name = files_name(group.outputs)
