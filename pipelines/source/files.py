@@ -92,7 +92,9 @@ def _lines(f, limit: int) -> Iterator[bytes]:
     [b'{"a":', b'01234', b'', b'end']
     """
     while line := f.readline(limit):
-        if len(line) == limit and not line.endswith(b"\n"):
-            while (rest := f.readline(limit)) and not rest.endswith(b"\n"):
-                pass
-        yield line.rstrip(b"\r\n")
+        if len(line) < limit or line.endswith(b"\n"):
+            yield line.rstrip(b"\r\n")
+            continue
+        while (rest := f.readline(limit)) and not rest.endswith(b"\n"):
+            pass
+        yield line  # whole: stripping a cut line's last byte could bring it under the limit
