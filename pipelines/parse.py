@@ -96,7 +96,7 @@ def parse_article(
         except EnvelopeError as e:
             raise ParseError(e.error_type, str(e)) from None
         identifier, raw, envelope = document.article_id, document.text, document.envelope
-        title = document.title and " ".join(document.title.split())
+        title = " ".join((document.title or "").split()) or None
     blocks = _blocks(normalize(raw))
     if not blocks:
         raise ParseError("no_text", "message has no text after normalization")
