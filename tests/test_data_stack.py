@@ -14,14 +14,13 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines import cli, kafka, pipeline
 from pipelines.parse import decode
 from pipelines.sinks.fileformats import read_folder
 from tests.conftest import ARTICLES
-
-duckdb = pytest.importorskip("duckdb")
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 OUTLETS = ("Example News", "Harbour Daily")
@@ -85,6 +84,11 @@ def test_envelopes_and_headers_reach_the_records(lake_run):
             e.get("language"),
         )
         assert record["authors"] == e.get("authors", [])
+        if isinstance(e.get("published_at"), str):
+            published = datetime.datetime.fromisoformat(e["published_at"])
+            assert record["published_at_ms"] == int(published.timestamp() * 1000)
+        else:
+            assert record["published_at_ms"] == e.get("published_at")
         assert record["metadata"] == ({"desk": "news"} if "desk" in e else {})
     with_headers = [r for r in articles.values() if r["source"]["headers"]]
     assert {r["article_id"] for r in with_headers} == {e["id"] for e in sent[1::2]}
@@ -106,24 +110,24 @@ def test_bad_envelopes_are_dead_letters_and_nothing_is_lost(lake_run):
     assert len(offsets) == published and set(offsets.values()) == {1}
 
 
+def avro_id_of_plain(output: Path) -> str:
+    return next(
+        r["article_id"] for r in read_folder(str(output / "articles")) if r["source"]["key"] == "plain.txt"
+    )
+
+
 def test_both_formats_hold_the_same_articles_in_the_days_they_were_published(lake_run):
     sent, _, output = lake_run
     avro = sorted(r["article_id"] for r in read_folder(str(output / "articles")))
     parquet = sorted(r["article_id"] for r in read_folder(str(output / "articles"), "parquet"))
     assert avro == parquet == sorted([*(e["id"] for e in sent), avro_id_of_plain(output)])
-    for path in (output / "articles").rglob("*.parquet"):
-        day = path.parent.name
-        for record in read_folder(str(path.parent), "parquet"):
+    for folder in {p.parent for p in (output / "articles").rglob("*.parquet")}:
+        day = folder.name
+        for record in read_folder(str(folder), "parquet"):
             moment = record["published_at_ms"] or record["source"]["timestamp_ms"]
             assert day == f"dt={datetime.datetime.fromtimestamp(moment / 1000, datetime.UTC):%Y-%m-%d}"
     days = {p.parent.name for p in (output / "articles").rglob("*.avro")}
     assert {f"dt={FIRST_DAY:%Y-%m-%d}", f"dt={FIRST_DAY + datetime.timedelta(days=1):%Y-%m-%d}"} <= days
-
-
-def avro_id_of_plain(output: Path) -> str:
-    return next(
-        r["article_id"] for r in read_folder(str(output / "articles")) if r["source"]["key"] == "plain.txt"
-    )
 
 
 def readme_queries(output: Path) -> list[str]:
