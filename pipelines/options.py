@@ -18,11 +18,14 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
+from pipelines.envelopes import INPUT_FORMATS
 from pipelines.environment import environment_flags
 from pipelines.errors import OptionError
 from pipelines.kafka import KafkaConfig
 from pipelines.nlp.model import DEFAULT_MODEL, is_installed
 from pipelines.parse import DEFAULT_MAX_BYTES
+from pipelines.sinks.fileformats import FILE_FORMATS
+from pipelines.sinks.naming import PARTITIONINGS
 from pipelines.sinks.registry import RegistryConfig
 
 #: The local runner. DirectRunner would first try to download the Prism binary.
@@ -64,6 +67,11 @@ class ClaimstreamOptions(PipelineOptions):
     @property
     def publishes(self) -> bool:
         return bool(self.output_topic or self.dead_letter_topic)
+
+    @property
+    def file_formats(self) -> tuple[str, ...]:
+        """``--format avro,parquet`` as ``("avro", "parquet")``."""
+        return tuple(dict.fromkeys(f.strip() for f in (self.format or "").split(",") if f.strip()))
 
 
 def _kafka_source(group) -> None:
@@ -109,7 +117,9 @@ def add_kafka_config_arguments(group) -> None:
 
 
 def _file_source(group) -> None:
-    group.add_argument("--input", help="glob of article files, e.g. 'articles/*.txt'")
+    group.add_argument(
+        "--input", help="glob of article files, e.g. 'articles/*.txt' ('*.jsonl' files: one article a line)"
+    )
     group.add_argument(
         "--dask-address",
         dest="dask_address",
@@ -137,10 +147,21 @@ def _processing(group) -> None:
         "--max-message-bytes", dest="max_message_bytes", type=int, default=DEFAULT_MAX_BYTES,
         help="larger messages go to the dead letters as too_large",
     )  # fmt: skip
+    group.add_argument(
+        "--input-format", dest="input_format", default="auto",
+        help="text, json (envelopes) or auto: JSON when the first non-space byte is '{'",
+    )  # fmt: skip
 
 
 def _file_output(group) -> None:
     group.add_argument("--output", help="output folder (local or a FileSystems path)")
+    group.add_argument(
+        "--format", default="avro", help=f"file formats, comma-separated: {', '.join(FILE_FORMATS)}"
+    )
+    group.add_argument(
+        "--partition-by", dest="partition_by", default="none",
+        help="none, day (folders dt=YYYY-MM-DD/) or hour (and hour=HH/), by event time in UTC",
+    )  # fmt: skip
     group.add_argument(
         "--file-max-records", dest="file_max_records", type=int, default=10_000,
         help="a file holds at most this many records",
@@ -229,6 +250,15 @@ def _reject_unknown(argv: list[str]) -> None:
 def validate(options: ClaimstreamOptions) -> None:
     """Raise :class:`OptionError` naming the option at fault."""
     _check_sources(options)
+    for name, allowed in (("input_format", INPUT_FORMATS), ("partition_by", PARTITIONINGS)):
+        if getattr(options, name) not in allowed:
+            flag = f"--{name.replace('_', '-')}"
+            raise OptionError(f"{flag} must be one of {', '.join(allowed)}, not {getattr(options, name)!r}")
+    unknown = [f for f in options.file_formats if f not in FILE_FORMATS]
+    if unknown or not options.file_formats:
+        raise OptionError(
+            f"--format must be one or more of {', '.join(FILE_FORMATS)}, not {options.format!r}"
+        )
     if options.schema_registry_url and not options.publishes:
         raise OptionError("--schema-registry-url needs --output-topic or --dead-letter-topic")
     if options.schema_registry_config and not options.schema_registry_url:

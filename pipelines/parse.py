@@ -16,8 +16,11 @@ kept, except where a naive splitter broke a sentence after an abbreviation
 space, so that sentence segmentation sees one sentence. Sentences themselves come
 from the NLP stage; this stage only decides what the text *is*.
 
+A message may also be a JSON envelope (:mod:`pipelines.envelopes`): its ``body``
+is then the text above, its title and metadata come from the envelope.
+
 Rejections raise :class:`ParseError`, whose ``error_type`` is stable and goes into
-the dead letter: ``too_large``, ``empty``, ``binary``, ``no_text``.
+the dead letter: ``too_large``, ``empty``, ``binary``, ``bad_json``, ``no_text``.
 :class:`ParseArticles` is the stage: messages in, articles and dead letters out.
 """
 
@@ -31,7 +34,8 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from pipelines import runstate
-from pipelines.records import Article, DeadLetter, ErrorType, Message
+from pipelines.envelopes import EnvelopeError, InputFormat, is_envelope, read_envelope
+from pipelines.records import Article, DeadLetter, Envelope, ErrorType, Message
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
@@ -67,11 +71,15 @@ class ParseError(ValueError):
         self.error_type = error_type
 
 
-def parse_article(message: Message, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
-    """Parse one message, or raise :class:`ParseError`.
+def parse_article(
+    message: Message, max_bytes: int = DEFAULT_MAX_BYTES, input_format: InputFormat = "auto"
+) -> Article:
+    """Parse one message, plain text or (``input_format``) a JSON envelope, or raise :class:`ParseError`.
 
     >>> parse_article(Message(b"Headline\\n\\nFirst paragraph.\\n\\nSecond.")).title
     'Headline'
+    >>> parse_article(Message(b'{"body": "First.", "outlet": "Daily"}')).envelope.outlet
+    'Daily'
     """
     payload = message.payload
     if len(payload) > max_bytes:
@@ -81,12 +89,19 @@ def parse_article(message: Message, max_bytes: int = DEFAULT_MAX_BYTES) -> Artic
     if _looks_binary(payload):
         raise ParseError("binary", "message is not text: it holds NUL or mostly control bytes")
     raw, encoding = decode(payload)
+    identifier, title, envelope = None, None, None
+    if is_envelope(payload, input_format):
+        try:
+            document = read_envelope(raw)
+        except EnvelopeError as e:
+            raise ParseError(e.error_type, str(e)) from None
+        identifier, raw, envelope = document.article_id, document.text, document.envelope
+        title = " ".join((document.title or "").split()) or None
     blocks = _blocks(normalize(raw))
     if not blocks:
         raise ParseError("no_text", "message has no text after normalization")
 
-    title = None
-    if len(blocks) > 1 and _is_headline(blocks[0]):
+    if envelope is None and len(blocks) > 1 and _is_headline(blocks[0]):  # an envelope says its title
         title = blocks.pop(0)
         if blocks and blocks[0] == title:  # the feed repeats the headline once
             blocks.pop(0)
@@ -100,12 +115,13 @@ def parse_article(message: Message, max_bytes: int = DEFAULT_MAX_BYTES) -> Artic
         position += len(block) + 2
     text = "\n\n".join(blocks)
     return Article(
-        article_id=article_id(message, text),
+        article_id=identifier or article_id(message, text),
         title=title,
         text=text,
         paragraphs=tuple(paragraphs),
         encoding=encoding,
         message=message,
+        envelope=envelope or Envelope(),
     )
 
 
@@ -194,9 +210,9 @@ def article_id(message: Message, text: str) -> str:
 class ParseArticles(beam.PTransform):
     """Messages -> articles, and dead letters for the messages that are not articles."""
 
-    def __init__(self, max_bytes: int, run_id: str) -> None:
+    def __init__(self, max_bytes: int, run_id: str, input_format: InputFormat = "auto") -> None:
         super().__init__()
-        self._fn = ParseArticlesFn(max_bytes, run_id)
+        self._fn = ParseArticlesFn(max_bytes, run_id, input_format)
 
     def expand(self, messages):
         return messages | beam.ParDo(self._fn)
@@ -205,16 +221,19 @@ class ParseArticles(beam.PTransform):
 class ParseArticlesFn(beam.DoFn):
     """Messages in; an :class:`Article`, or a :class:`DeadLetter`, out."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, run_id: str = "default") -> None:
+    def __init__(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, run_id: str = "default", input_format: InputFormat = "auto"
+    ) -> None:
         self._max_bytes = max_bytes
         self._run_id = run_id
+        self._input_format = input_format
 
     def setup(self) -> None:
         self._state = runstate.of(self._run_id)
 
     def process(self, message: Message) -> Iterator[Article | DeadLetter]:
         try:
-            yield parse_article(message, self._max_bytes)
+            yield parse_article(message, self._max_bytes, self._input_format)
         except ParseError as e:
             yield self._rejected(message, e.error_type, str(e))
         except Exception as e:  # noqa: BLE001 - a parser bug must not stop the stream

@@ -51,13 +51,16 @@ from pipelines.source import ReadArticleFiles, ReadFromKafka, ReadTopicFn, list_
 def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, source: beam.PTransform) -> None:
     """Wire the stages into ``pipeline``; ``source`` is :func:`read_messages`' transform."""
     messages = pipeline | "ReadMessages" >> source
-    articles = messages | "ParseArticles" >> ParseArticles(options.max_message_bytes, run_id)
+    articles = messages | "ParseArticles" >> ParseArticles(
+        options.max_message_bytes, run_id, options.input_format
+    )
     outputs = articles | "ExtractEntitiesAndClaims" >> ExtractEntitiesAndClaims(
         options.spacy_model, options.nlp_batch_size, options.nlp_processes, run_id
     )
     outputs | "WriteFiles" >> WriteFiles(
-        options.output, options.file_max_records, options.file_max_seconds, run_id
-    )
+        options.output, options.file_max_records, options.file_max_seconds, run_id,
+        options.file_formats, options.partition_by,
+    )  # fmt: skip
     if options.publishes:
         outputs | "PublishToKafka" >> PublishToKafka(
             options.kafka,

@@ -24,7 +24,7 @@ import pipelines
 SpeakerType = Literal["PERSON", "ORGANIZATION", "ANONYMOUS", "NONE"]
 Stage = Literal["source", "parse", "nlp"]
 #: Why a message became a dead letter: stable values for downstream filters.
-ErrorType = Literal["too_large", "empty", "binary", "no_text", "parser_error", "nlp_error"]
+ErrorType = Literal["too_large", "empty", "binary", "bad_json", "no_text", "parser_error", "nlp_error"]
 
 ARTICLE = "enriched_article"
 DEAD_LETTER = "dead_letter"
@@ -45,6 +45,7 @@ class Source:
     key: str | None = None
     timestamp_ms: int | None = None
     path: str | None = None
+    headers: dict[str, bytes] = dataclasses.field(default_factory=dict)  # the Kafka record's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +64,24 @@ class Message:
     timestamp_ms: int | None = None
     path: str | None = None
     lease: int | None = None  # the reader's lease on the partition when it read this (not written)
+    headers: tuple[tuple[str, bytes], ...] = ()  # the Kafka record's, in their order
 
     @property
     def source(self) -> Source:
-        return Source(self.topic, self.partition, self.offset, self.key, self.timestamp_ms, self.path)
+        """Where it came from; of headers repeating a key, the last one counts.
+
+        >>> Message(b"", headers=(("lang", b"en"), ("lang", b"fr"))).source.headers
+        {'lang': b'fr'}
+        """
+        return Source(
+            self.topic,
+            self.partition,
+            self.offset,
+            self.key,
+            self.timestamp_ms,
+            self.path,
+            dict(self.headers),
+        )
 
     @property
     def name(self) -> str | None:
@@ -81,6 +96,25 @@ class Message:
 
 
 @dataclasses.dataclass(frozen=True)
+class Envelope:
+    """What a JSON envelope says about its article besides its text (all optional).
+
+    ``metadata`` keeps the envelope's other keys, each value as a string.
+    """
+
+    url: str | None = None
+    published_at_ms: int | None = None
+    outlet: str | None = None
+    language: str | None = None
+    authors: tuple[str, ...] = ()
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields by name, as :class:`EnrichedArticle` takes them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclasses.dataclass(frozen=True)
 class Article:
     """A parsed article: ``text`` is normalized; ``paragraphs`` are (start, end) into it."""
 
@@ -90,6 +124,7 @@ class Article:
     paragraphs: tuple[tuple[int, int], ...]
     encoding: str
     message: Message
+    envelope: Envelope = Envelope()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +175,20 @@ class EnrichedArticle:
     processed_at: datetime.datetime = dataclasses.field(default_factory=now_utc)
     pipeline_version: str = pipelines.__version__
     lease: int | None = dataclasses.field(default=None, metadata={"avro": False})
+    # From a JSON envelope (see Envelope); a plain-text message has none of them.
+    url: str | None = None
+    published_at_ms: int | None = None
+    outlet: str | None = None
+    language: str | None = None
+    authors: tuple[str, ...] = ()
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
 
     kind = ARTICLE
+
+    @property
+    def event_time_ms(self) -> int | None:
+        """When the article happened: its published time, else its Kafka record's time."""
+        return self.published_at_ms if self.published_at_ms is not None else self.source.timestamp_ms
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,12 +238,14 @@ def _plain(value: Any) -> Any:
         return {f.name: _plain(getattr(value, f.name)) for f in fields}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
 def from_avro(kind: Kind, record: dict[str, Any]) -> Output:
     """The typed record of an Avro dict read back with ``kind``'s schema."""
-    source = Source(**record["source"])
+    source = Source(**{**record["source"], "headers": record["source"].get("headers") or {}})
     if kind == DEAD_LETTER:
         fields = {k: record[k] for k in ("payload", "stage", "error_type", "error", "failed_at")}
         return DeadLetter(source=source, pipeline_version=record.get("pipeline_version", ""), **fields)
@@ -212,4 +261,12 @@ def from_avro(kind: Kind, record: dict[str, Any]) -> Output:
         model=record["model"],
         processed_at=record["processed_at"],
         pipeline_version=record["pipeline_version"],
+        **Envelope(
+            url=record.get("url"),
+            published_at_ms=record.get("published_at_ms"),
+            outlet=record.get("outlet"),
+            language=record.get("language"),
+            authors=tuple(record.get("authors") or ()),
+            metadata=dict(record.get("metadata") or {}),
+        ).fields(),
     )

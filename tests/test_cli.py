@@ -54,6 +54,9 @@ def test_missing_topic_and_bad_paths_are_named(broker, tmp_path):
     not_avro = tmp_path / "x.avro"
     not_avro.write_text("hello")
     assert_clean_error(claimstream("inspect", str(not_avro)), str(not_avro), "not an Avro container file")
+    not_parquet = tmp_path / "x.parquet"
+    not_parquet.write_text("hello")
+    assert_clean_error(claimstream("inspect", str(not_parquet)), str(not_parquet), "not a Parquet file")
     assert_clean_error(claimstream("frobnicate"), "unknown command")
 
 

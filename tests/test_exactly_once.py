@@ -17,29 +17,40 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import fastavro
+import pyarrow.parquet as pq
 import pytest
 from kafka import TopicPartition
 
 from pipelines import kafka
 from pipelines.broker import EmbeddedBroker, free_port
 from pipelines.formats import FIXED_SCHEMA_IDS, confluent_decode, parsed_schema
+from pipelines.parse import decode
 from pipelines.records import ARTICLE, DEAD_LETTER
 from tests.conftest import ARTICLES, read_avro_folder
 
 CLAIMSTREAM = [sys.executable, "-m", "pipelines.cli"]
 
 
-def feed(count: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
-    """``count`` messages: the fixture articles with varied bodies, and some bad ones."""
+def feed(count: int, seed: int = 7, days: int = 0) -> list[tuple[bytes, bytes]]:
+    """``count`` messages: the fixture articles with varied bodies, and some bad ones.
+
+    ``days``: as JSON envelopes published over that many days, so that a bundle's
+    records fall into several day folders.
+    """
     rng = random.Random(seed)
     bodies = [p.read_bytes() for p in sorted(ARTICLES.glob("*.txt"))]
     messages = []
     for i in range(count):
         if i % 10 == 3:
             messages.append((f"bad-{i}.bin".encode(), b"\x00\x01 broken"))
-        else:
-            extra = f"\n\nUpdate {i}: {rng.randint(2, 900)} people were counted on day {i}.".encode()
-            messages.append((f"{i:03d}_{i:016x}.txt".encode(), rng.choice(bodies) + extra))
+            continue
+        extra = f"\n\nUpdate {i}: {rng.randint(2, 900)} people were counted on day {i}.".encode()
+        body = rng.choice(bodies) + extra
+        if days:
+            published = f"2026-03-{1 + i % days:02d}T12:00:00Z"
+            body = json.dumps({"body": decode(body)[0], "published_at": published, "outlet": "o"}).encode()
+        messages.append((f"{i:03d}_{i:016x}.txt".encode(), body))
     return messages
 
 
@@ -51,8 +62,18 @@ def start_run(bootstrap: str, topic: str, output: Path, *extra: str) -> subproce
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def written(output: Path) -> list[dict]:
-    return read_avro_folder(output / "articles") + read_avro_folder(output / "dead_letters")
+def written(output: Path, file_format: str = "avro") -> list[dict]:
+    """Every record in ``output``'s files of ``file_format``, in any time folder."""
+    records = []
+    for path in sorted(
+        p for folder in ("articles", "dead_letters") for p in (output / folder).rglob(f"*.{file_format}")
+    ):
+        if file_format == "parquet":
+            records += pq.read_table(path).to_pylist()
+        else:
+            with path.open("rb") as f:
+                records += fastavro.reader(f)
+    return records
 
 
 def consume(broker, topic: str, count: int, timeout: float = 30) -> list:
@@ -82,17 +103,27 @@ def wait_for(condition, timeout: float, process: subprocess.Popen | None = None,
         time.sleep(0.1)
 
 
-def test_sigkill_at_random_moments_loses_and_duplicates_nothing(broker, topic_name, tmp_path):
-    messages = feed(500)
+@pytest.mark.parametrize(
+    ("count", "runs", "options"),
+    [(500, 6, ()), (120, 3, ("--format", "parquet", "--partition-by", "day"))],
+    ids=["avro", "parquet-by-day"],
+)
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
+    broker, topic_name, tmp_path, count, runs, options
+):
+    file_format = "parquet" if "parquet" in options else "avro"
+    messages = feed(count, days=3 if "--partition-by" in options else 0)
     kafka.ensure_topic(broker.config, topic_name, 2)
     kafka.publish(broker.config, topic_name, messages)
     rng = random.Random(2026)
     kills = []  # how many offsets were in the files at each kill
-    while len(kills) < 6:
-        before = len(written(tmp_path))
-        assert before < len(messages), f"the feed was done before six kills: {kills}"
+    while len(kills) < runs:
+        before = len(written(tmp_path, file_format))
+        assert before < len(messages), f"the feed was done before {runs} kills: {kills}"
         # Small files and slices, so a run takes many bundles and a kill can land anywhere.
-        process = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--file-max-records", "20")
+        process = start_run(
+            broker.bootstrap_servers, topic_name, tmp_path, "--file-max-records", "20", *options
+        )
         try:
             if len(kills) % 2:
                 # At a random moment from the start: start-up, the first reads, anything.
@@ -100,26 +131,32 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(broker, topic_na
             else:
                 # A random moment after this run wrote its first file: reads, NLP, writes
                 # and commits of later bundles.
-                wait_for(lambda b=before: len(written(tmp_path)) > b, 120, process, "a first file")
+                wait_for(
+                    lambda b=before: len(written(tmp_path, file_format)) > b, 120, process, "a first file"
+                )
                 time.sleep(rng.uniform(0.0, 0.8))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
-            kills.append(len(written(tmp_path)))
+            kills.append(len(written(tmp_path, file_format)))
         finally:
             process.kill()
     print(f"offsets in files at each SIGKILL: {kills} of {len(messages)}")
 
-    final = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "3")
+    final = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "3", *options)
     out, err = final.communicate(timeout=300)
     assert final.returncode == 0, err[-3000:]
 
-    positions = Counter((r["source"]["partition"], r["source"]["offset"]) for r in written(tmp_path))
+    records = written(tmp_path, file_format)
+    positions = Counter((r["source"]["partition"], r["source"]["offset"]) for r in records)
     assert [p for p, n in positions.items() if n > 1] == [], "duplicated offsets"
     per_partition = Counter(p for p, _ in positions)
     assert sum(per_partition.values()) == len(messages), f"lost offsets: {per_partition}"
-    for partition, count in per_partition.items():
-        assert sorted(o for p, o in positions if p == partition) == list(range(count))
-    assert len(read_avro_folder(tmp_path / "dead_letters")) == 50
+    for partition, written_count in per_partition.items():
+        assert sorted(o for p, o in positions if p == partition) == list(range(written_count))
+    assert sum(1 for r in records if "error_type" in r) == count // 10
+    if "--partition-by" in options:
+        days = {p.parent.name for p in (tmp_path / "articles").rglob("*.parquet")}
+        assert days == {"dt=2026-03-01", "dt=2026-03-02", "dt=2026-03-03"}
 
 
 def test_a_range_left_half_written_by_a_crash_is_written_again_once(broker, topic_name, tmp_path):
@@ -278,9 +315,7 @@ def test_schema_ids_come_from_the_registry(broker, topic_name, tmp_path):
     assert f"{out_topic}-value" in _Registry.subjects
     values = [r.value for r in consume(broker, out_topic, 3)]  # feed(4): three articles, one bad
     ids = {confluent_decode(ARTICLE, v)[0] for v in values}
-    assert len(values) == 3 and ids == {
-        _Registry.ids[json.dumps(parsed_schema(ARTICLE), sort_keys=True)]
-    }
+    assert len(values) == 3 and ids == {_Registry.ids[json.dumps(parsed_schema(ARTICLE), sort_keys=True)]}
 
 
 def test_unreachable_registry_is_a_clear_error(broker, topic_name, tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -138,3 +141,75 @@ def test_long_question_first_line_is_a_sentence():
     question = "Would the minister explain why the budget for the new hospital in the north rose by half?"
     article = parse_bytes(f"{question}\n\nHe did not.".encode())
     assert article.title is None
+
+
+# --- JSON envelopes -------------------------------------------------------------------------
+
+
+def envelope(**fields) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def test_an_envelope_gives_its_fields_and_keeps_unknown_keys_as_strings():
+    body = REPEATED_HEADLINE.read_text(encoding="utf-8")
+    payload = envelope(
+        id="wire-42", title="  Port  to sell terminal ", body=body, url="https://news.example/42",
+        published_at="2026-03-01T09:30:00+01:00", outlet="Example News", language="en",
+        authors=["A. Writer"], section="business", tags=["ports", "sales"], rank=3,
+    )  # fmt: skip
+    article = parse_bytes(b"  \n" + payload)
+    assert (article.article_id, article.title) == ("wire-42", "Port to sell terminal")
+    # The body is parsed like plain text, but an envelope says its title: no headline guessed.
+    assert article.text.startswith("Exclusive: Port Authority Plans")
+    assert len(article.paragraphs) == len(parse_bytes(body.encode()).paragraphs) + 2
+    assert article.envelope.url == "https://news.example/42"
+    assert article.envelope.published_at_ms == int(
+        datetime.datetime(2026, 3, 1, 8, 30, tzinfo=datetime.UTC).timestamp() * 1000
+    )
+    assert (article.envelope.outlet, article.envelope.language, article.envelope.authors) == (
+        "Example News", "en", ("A. Writer",),
+    )  # fmt: skip
+    assert article.envelope.metadata == {"section": "business", "tags": '["ports", "sales"]', "rank": "3"}
+
+
+def test_an_envelope_with_text_and_epoch_millis_and_no_id_gets_a_text_hash():
+    article = parse_bytes(envelope(text="Taxes rise, the minister said.", published_at=1_772_352_000_000))
+    assert article.envelope.published_at_ms == 1_772_352_000_000 and article.title is None
+    assert article.article_id == parse_bytes(b"Taxes rise, the minister said.").article_id
+
+
+@pytest.mark.parametrize(
+    ("payload", "error_type", "says"),
+    [
+        (b'{"id": 1, "body": "Text." ', "bad_json", "not valid JSON"),
+        (b'{"body": "Text.", "published_at": "last Tuesday"}', "bad_json", "published_at"),
+        (b'{"body": "Text.", "authors": [1, 2]}', "bad_json", "authors"),
+        (b'{"body": ["Text."]}', "bad_json", "'body' must be a string"),
+        (b'{"id": "x", "title": "Only a title"}', "no_text", "no text"),
+        (b'{"body": "   "}', "no_text", "no text"),
+    ],
+    ids=["truncated", "bad-date", "bad-authors", "body-not-text", "no-body", "blank-body"],
+)
+def test_bad_envelopes_are_rejected_with_the_reason(payload, error_type, says):
+    with pytest.raises(ParseError) as raised:
+        parse_bytes(payload)
+    assert raised.value.error_type == error_type and says in str(raised.value)
+
+
+def test_input_format_decides_what_is_json():
+    payload = b'{"body": "The council said it would spend more."}'
+    assert parse_article(Message(payload), input_format="text").text == payload.decode()
+    assert parse_article(Message(payload), input_format="json").envelope == parse_bytes(payload).envelope
+    with pytest.raises(ParseError) as raised:
+        parse_article(Message(b"Headline\n\nBody."), input_format="json")
+    assert raised.value.error_type == "bad_json"
+
+
+def test_a_bad_envelope_becomes_a_dead_letter_with_its_payload():
+    bad = Message(b'{"body": ', topic="news", partition=0, offset=3, headers=(("trace", b"t1"),))
+    with TestPipeline(runner="FnApiRunner") as p:
+        outputs = p | beam.Create([bad]) | ParseArticles(1_000_000, "test-envelopes", "auto")
+        assert_that(
+            outputs | beam.Map(lambda o: (o.error_type, o.payload, o.source.headers)),
+            equal_to([("bad_json", b'{"body": ', {"trace": b"t1"})]),
+        )

@@ -32,7 +32,7 @@ def check_article(payload: bytes, spacy_nlp=None) -> None:
     try:
         article = parse_article(Message(payload=payload), max_bytes=10_000)
     except ParseError as e:
-        assert e.error_type in {"too_large", "empty", "binary", "no_text"}
+        assert e.error_type in {"too_large", "empty", "binary", "bad_json", "no_text"}
         return
     assert article.text and article.text == article.text.strip()
     assert article.encoding in {"utf-8", "cp1252"}

@@ -6,6 +6,7 @@ the reference ``avro`` package reading back.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import avro.datafile
@@ -152,6 +153,9 @@ def test_backfill_from_files_gives_the_same_articles(tmp_path):
             "--spacy-model",
         ),
         (["--input", "x", "--output", "o", "--tpoic", "t"], "unknown option --tpoic .did you mean --topic"),
+        (["--input", str(ARTICLES / "*.txt"), "--output", "o", "--format", "avro,csv"], "--format must be"),
+        (["--input", str(ARTICLES / "*.txt"), "--output", "o", "--partition-by", "week"], "--partition-by"),
+        (["--input", str(ARTICLES / "*.txt"), "--output", "o", "--input-format", "xml"], "--input-format"),
     ],
 )
 def test_option_errors_name_the_option(argv, named):
@@ -164,3 +168,26 @@ def test_an_input_glob_that_matches_nothing_names_it(tmp_path):
     with pytest.raises(InputError, match="no file matches") as raised:
         pipeline.run(["--input", pattern, "--output", str(tmp_path)])
     assert pattern in str(raised.value) and raised.value.setting == "input"
+
+
+def test_a_jsonl_backfill_reads_one_envelope_a_line_like_the_text_files(tmp_path):
+    """The same article as a .txt file and as a line of a .jsonl file: the same sentences
+    and claims; the line's path says its line number."""
+    body = HEADLINE_PARAGRAPHS.read_text(encoding="utf-8")
+    title, text = body.split("\n\n", 1)
+    lines = ["", json.dumps({"id": "wire-1", "title": title, "body": text, "outlet": "Wire"}), "{broken"]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shutil.copy(HEADLINE_PARAGRAPHS, tmp_path)
+    summary = pipeline.run(["--input", str(tmp_path / "*[lt]"), "--output", str(tmp_path / "out")])
+
+    assert (summary.articles, summary.dead_letters) == (2, 1)
+    records = {r["article_id"]: r for r in read_avro_folder(tmp_path / "out" / "articles")}
+    from_line, from_file = records["wire-1"], records["0bada55e5eedf00d"]
+    assert from_line["source"]["path"] == f"{feed}:2" and from_line["outlet"] == "Wire"
+    assert (from_line["title"], from_line["sentences"], from_line["claims"]) == (
+        from_file["title"], from_file["sentences"],
+        [{**c, "claim_id": c["claim_id"].replace("0bada55e5eedf00d", "wire-1")} for c in from_file["claims"]],
+    )  # fmt: skip
+    [broken] = read_avro_folder(tmp_path / "out" / "dead_letters")
+    assert (broken["error_type"], broken["source"]["path"]) == ("bad_json", f"{feed}:3")

@@ -1,4 +1,5 @@
-"""The sinks: range-named Avro files written atomically, recovery points, the wire format."""
+"""The sinks: range-named Avro and Parquet files written atomically, in time partitions,
+recovery points, the wire format."""
 
 from __future__ import annotations
 
@@ -9,15 +10,30 @@ import time
 import apache_beam as beam
 import avro.datafile
 import avro.io
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines import kafka
-from pipelines.formats import confluent_decode, confluent_encode
-from pipelines.records import ARTICLE, DEAD_LETTER, DeadLetter, EnrichedArticle, Message, Output, to_avro
+from pipelines.formats import confluent_decode, confluent_encode, parsed_schema
+from pipelines.records import (
+    ARTICLE,
+    DEAD_LETTER,
+    Claim,
+    DeadLetter,
+    EnrichedArticle,
+    Entity,
+    Message,
+    Output,
+    Sentence,
+    to_avro,
+)
 from pipelines.sinks import WriteFiles
 from pipelines.sinks.avrofiles import read_metadata, write_avro_file
-from pipelines.sinks.naming import files_name, range_name
-from pipelines.sinks.recovery import discard_interrupted_writes, resume_points
+from pipelines.sinks.fileformats import read_folder
+from pipelines.sinks.naming import files_name, partition_folder, range_name
+from pipelines.sinks.parquetfiles import arrow_schema, read_parquet_metadata
+from pipelines.sinks.recovery import count_outputs, discard_interrupted_writes, resume_points
 from pipelines.sinks.writer import WriteFilesFn
 from tests.conftest import read_avro_folder
 
@@ -50,9 +66,9 @@ def read_with_reference_avro(path) -> list[dict]:
             reader.close()
 
 
-def write_bundle(output, outputs: list[Output], max_records: int = 10_000) -> None:
+def write_bundle(output, outputs: list[Output], max_records: int = 10_000, **options) -> None:
     """One bundle through the writer, the way the runner drives it."""
-    fn = WriteFilesFn(str(output), max_records)
+    fn = WriteFilesFn(str(output), max_records, **options)
     fn.setup()
     fn.start_bundle()
     for o in outputs:
@@ -69,9 +85,7 @@ def test_names_say_topic_partition_and_offsets():
 
 def test_written_file_reads_back_with_fastavro_and_reference_avro(tmp_path):
     path = tmp_path / "x.avro"
-    write_avro_file(
-        str(path), DEAD_LETTER, [to_avro(letter(1)), to_avro(letter(2))], {"claimstream.n": "2"}
-    )
+    write_avro_file(str(path), DEAD_LETTER, [to_avro(letter(1)), to_avro(letter(2))], {"claimstream.n": "2"})
     assert [p.name for p in tmp_path.iterdir()] == ["x.avro"]  # no temporary file left
     assert [r["source"]["offset"] for r in read_avro_folder(tmp_path)] == [1, 2]
     by_reference = read_with_reference_avro(path)
@@ -184,3 +198,130 @@ def test_confluent_wire_format_round_trip():
     assert value[0] == 0 and int.from_bytes(value[1:5], "big") == 100_001
     schema_id, decoded = confluent_decode(ARTICLE, value)
     assert schema_id == 100_001 and decoded["article_id"] == "a3" and decoded["source"]["offset"] == 3
+
+
+# --- Parquet and time partitions ------------------------------------------------------------
+
+DAY = 86_400_000
+
+
+def full_article(offset: int, published_at_ms: int | None, **fields) -> EnrichedArticle:
+    """An article with every kind of field filled: nested lists, maps, envelope fields."""
+    source = dataclasses.replace(
+        message(offset, **fields).source, headers={"trace": b"\x00\xff", "lang": b"en"}
+    )
+    return dataclasses.replace(
+        article(offset),
+        source=source,
+        title="Rates rise",
+        text="The bank said rates rise.",
+        sentences=(Sentence(0, 0, 0, 25, "The bank said rates rise."),),
+        entities=(Entity("bank", "ORG", 4, 8, 0),),
+        claims=(Claim(f"a{offset}:0", 0, "rates rise", 14, 24, 0.8, "The bank", "ORGANIZATION", "said"),),
+        url=f"https://news.example/{offset}",
+        published_at_ms=published_at_ms,
+        outlet="Example News",
+        language="en",
+        authors=("A. Writer", "B. Editor"),
+        metadata={"desk": "economy"},
+    )
+
+
+def _avro_fields(schema: dict, path: str = "") -> set[str]:
+    names = set()
+    for field in schema["fields"]:
+        name, kind = f"{path}{field['name']}", field["type"]
+        names.add(name)
+        kind = kind.get("items", kind) if isinstance(kind, dict) else kind
+        if isinstance(kind, dict) and kind.get("type") == "record":
+            names |= _avro_fields(kind, name + ".")
+    return names
+
+
+def _arrow_fields(fields, path: str = "") -> set[str]:
+    names = set()
+    for field in fields:
+        name, kind = f"{path}{field.name}", field.type
+        names.add(name)
+        kind = kind.value_type if pa.types.is_list(kind) else kind
+        if pa.types.is_struct(kind):
+            names |= _arrow_fields(kind, name + ".")
+    return names
+
+
+def test_the_arrow_schema_is_the_avro_schema(tmp_path):
+    for kind in (ARTICLE, DEAD_LETTER):
+        schema = arrow_schema(kind)
+        assert _arrow_fields(schema) == _avro_fields(parsed_schema(kind))
+    schema = arrow_schema(ARTICLE)
+    assert schema.field("claims").type.value_type.field("score").type == pa.float64()
+    assert not schema.field("article_id").nullable and schema.field("title").nullable
+    assert schema.field("metadata").type == pa.map_(pa.string(), pa.string())
+    assert schema.field("source").type.field("headers").type == pa.map_(pa.string(), pa.binary())
+
+
+def test_parquet_files_hold_the_same_records_as_the_avro_files(tmp_path):
+    outputs = [full_article(0, None), letter(1), full_article(2, 1_772_352_000_000)]
+    write_bundle(tmp_path, outputs, formats=("avro", "parquet"))
+    name = "news-0-000000000000-000000000002"
+    assert sorted(p.name for p in (tmp_path / "articles").iterdir()) == [f"{name}.avro", f"{name}.parquet"]
+    for folder in ("articles", "dead_letters"):
+        assert list(read_folder(str(tmp_path / folder), "parquet")) == list(
+            read_folder(str(tmp_path / folder))
+        )
+    file = pq.ParquetFile(tmp_path / "articles" / f"{name}.parquet")
+    assert file.metadata.num_row_groups == 1 and file.metadata.num_rows == 2
+    assert file.metadata.row_group(0).column(0).compression == "ZSTD"
+    parquet_meta = read_parquet_metadata(str(tmp_path / "articles" / f"{name}.parquet"))
+    assert parquet_meta == read_metadata(str(tmp_path / "articles" / f"{name}.avro"))
+    # Each record counts once, each file counts.
+    assert count_outputs(str(tmp_path)) == {
+        "written_articles": 2, "written_dead_letters": 1, "entities": 2, "claims": 2, "files": 4,
+    }  # fmt: skip
+
+
+def test_event_time_is_published_time_else_the_kafka_timestamp():
+    published = 1_772_352_000_000  # 2026-03-01T08:00:00Z
+    kafka_time = published + 3 * DAY + 3_600_000
+    assert partition_folder("hour", full_article(0, published).event_time_ms) == "dt=2026-03-01/hour=08"
+    undated = full_article(0, None, timestamp_ms=kafka_time)
+    assert partition_folder("day", undated.event_time_ms) == "dt=2026-03-04"
+
+
+def test_a_range_spanning_days_has_a_file_per_day_and_is_complete_only_with_all(broker, topic_name, tmp_path):
+    kafka.ensure_topic(broker.config, topic_name, 1)
+    kafka.publish(broker.config, topic_name, [(f"k{i}".encode(), b"x") for i in range(4)])
+    held = [kafka.record_at(broker.config, topic_name, 0, offset) for offset in range(4)]
+    on_broker = [{"topic": topic_name, "timestamp_ms": r.timestamp} for r in held]
+    first_day = 1_772_352_000_000
+    write_bundle(
+        tmp_path, [full_article(0, first_day, **on_broker[0])], formats=("parquet",), partition_by="day"
+    )
+    spanning = [
+        full_article(1, first_day + DAY, **on_broker[1]),
+        letter(2, **on_broker[2]),
+        full_article(3, first_day + 2 * DAY, **on_broker[3]),
+    ]
+    write_bundle(tmp_path, spanning, formats=("avro", "parquet"), partition_by="day")
+    name = range_name(topic_name, 0, 1, 3, "parquet")
+    days = sorted(p.parent.name for p in (tmp_path / "articles").rglob(name))
+    assert days == ["dt=2026-03-02", "dt=2026-03-03"]
+    assert [r["article_id"] for r in read_folder(str(tmp_path / "articles"), "parquet")] == ["a0", "a1", "a3"]
+    assert resume_points(str(tmp_path), topic_name)[0].next_offset == 4
+
+    # A crash after the first of the range's four articles files was renamed:
+    for path in sorted((tmp_path / "articles").rglob(f"{name.rsplit('.', 1)[0]}.*"))[1:]:
+        path.unlink()
+    assert resume_points(str(tmp_path), topic_name)[0].next_offset == 1
+    discarded = discard_interrupted_writes(str(tmp_path), broker.config, topic_name)
+    assert len(discarded) == 3  # one articles file, the dead letters in both formats
+    assert [r["article_id"] for r in read_folder(str(tmp_path / "articles"), "parquet")] == ["a0"]
+    assert list(read_folder(str(tmp_path / "dead_letters"))) == []
+
+
+def test_a_range_of_dead_letters_only_is_complete_only_in_every_format(tmp_path):
+    write_bundle(tmp_path, [article(0)], formats=("avro", "parquet"))
+    write_bundle(tmp_path, [letter(1), letter(2)], formats=("avro", "parquet"))
+    assert resume_points(str(tmp_path), "news")[0].next_offset == 3
+    (tmp_path / "dead_letters" / "news-0-000000000001-000000000002.parquet").unlink()
+    assert resume_points(str(tmp_path), "news")[0].next_offset == 1

@@ -99,6 +99,7 @@ def enriched(article: Article, annotations: Annotations, model: str) -> Enriched
         claims=annotations.claims,
         model=model,
         lease=article.message.lease,
+        **article.envelope.fields(),
     )
 
 

@@ -19,11 +19,12 @@ from kafka import TopicPartition
 from pipelines import kafka
 from pipelines.kafka import KafkaConfig
 from pipelines.records import ARTICLE, DEAD_LETTER
-from pipelines.sinks.avrofiles import read_folder, read_metadata
+from pipelines.sinks.fileformats import FILE_FORMATS, format_of, list_files, read_folder
 from pipelines.sinks.naming import (
     ARTICLES_DIR,
     DEAD_LETTERS_DIR,
     FOLDERS,
+    PARTITION_GLOBS,
     RANGE_FILE,
     TEMPORARY_FILE,
     safe_topic,
@@ -69,31 +70,35 @@ def start_of_partition(
 
 def _range_files(
     output: str, topic: str, partition: int | None = None
-) -> dict[tuple[int, int, int], dict[str, str]]:
-    """``{(partition, first, last): {kind: path}}`` for the range-named files of ``topic``."""
-    ranges: dict[tuple[int, int, int], dict[str, str]] = {}
+) -> dict[tuple[int, int, int], dict[str, list[str]]]:
+    """``{(partition, first, last): {kind: [path, ...]}}`` for the range-named files of
+    ``topic``: in every format and every time-partition folder."""
+    ranges: dict[tuple[int, int, int], dict[str, list[str]]] = {}
     prefix = safe_topic(topic) if partition is None else f"{safe_topic(topic)}-{partition}"
     for kind, folder in FOLDERS.items():
-        pattern = FileSystems.join(output, folder, f"{prefix}-*.avro")
-        for metadata in FileSystems.match([pattern])[0].metadata_list:
-            match = RANGE_FILE.match(metadata.path.rsplit("/", 1)[-1])
+        for path in list_files(FileSystems.join(output, folder), f"{prefix}-*"):
+            match = RANGE_FILE.match(path.rsplit("/", 1)[-1])
             if match and match["topic"] == safe_topic(topic):
                 if partition is not None and int(match["partition"]) != partition:
                     continue
                 key = (int(match["partition"]), int(match["first"]), int(match["last"]))
-                ranges.setdefault(key, {})[kind] = metadata.path
+                ranges.setdefault(key, {}).setdefault(kind, []).append(path)
     return ranges
 
 
-def _range_end(last: int, paths: dict[str, str]) -> tuple[bool, ResumePoint]:
+def _range_end(last: int, paths: dict[str, list[str]]) -> tuple[bool, ResumePoint]:
     """Whether a range's files are complete, and the point right after the range.
 
-    A range is complete when its articles file exists (it is renamed last), or when
-    its dead-letters file exists and says the range had no articles.
+    A range is complete when all its articles files exist (they are renamed last:
+    one per format and time folder, as many as its metadata says), or, when it had
+    no articles, all its dead-letters files.
     """
-    complete = ARTICLE in paths
-    meta = read_metadata(paths[ARTICLE if complete else DEAD_LETTER])
-    complete = complete or meta.get("articles", "0") == "0"
+    any_file = (paths.get(ARTICLE) or paths[DEAD_LETTER])[0]
+    meta = format_of(any_file).read_metadata(any_file)
+    # Files written before these counts existed: one file of a kind was all of it.
+    last_kind = ARTICLE if meta.get("articles", "0") != "0" else DEAD_LETTER
+    expected = int(meta.get("article_files" if last_kind == ARTICLE else "dead_letter_files", "1"))
+    complete = len(paths.get(last_kind, ())) >= expected
     timestamp = meta.get("last_timestamp_ms")
     return complete, ResumePoint(last + 1, meta.get("last_key", ""), int(timestamp) if timestamp else None)
 
@@ -119,7 +124,7 @@ def discard_interrupted_writes(
 ) -> list[str]:
     """Delete what writes a crash interrupted left of ``topic``'s ranges; return the paths.
 
-    Such a range has its dead-letters file but not its articles file. Its offsets
+    Such a range has its dead-letters files but not all its articles files. Its offsets
     were never committed, so the reader reads them again, and the new bundle may
     end elsewhere (``[120, 190]`` where the crashed one had ``[120, 183]``): the
     old file would then hold a second copy of each of its dead letters. It is only
@@ -128,15 +133,20 @@ def discard_interrupted_writes(
     Temporary files (never renamed, never read) are deleted too.
     """
     discarded = []
-    for (number, first, last), paths in sorted(_range_files(output, topic, partition).items()):
-        if ARTICLE in paths:
-            continue  # complete, no need to read it
-        complete, end = _range_end(last, paths)
-        if complete or not kafka.holds_record(
-            config, topic, number, last, end.last_key, end.last_timestamp_ms
-        ):
+    complete_up_to: set[int] = set()
+    ranges = _range_files(output, topic, partition)
+    # Newest first: only ranges after a partition's last complete one can be interrupted
+    # (a partition's ranges are written one after another, each after the one before).
+    for (number, first, last), paths in sorted(ranges.items(), key=lambda item: item[0][2], reverse=True):
+        if number in complete_up_to:
             continue
-        for path in paths.values():
+        complete, end = _range_end(last, paths)
+        if complete:
+            complete_up_to.add(number)
+            continue
+        if not kafka.holds_record(config, topic, number, last, end.last_key, end.last_timestamp_ms):
+            continue
+        for path in (p for kind in paths.values() for p in kind):
             FileSystems.delete([path])
             discarded.append(path)
             _LOG.warning(
@@ -151,8 +161,10 @@ def _discard_temporary_files(output: str, topic: str, partition: int | None = No
     or partition's: another pipeline, or replica, may share the folder)."""
     discarded = []
     for folder in FOLDERS.values():
-        pattern = FileSystems.join(output, folder, f".{safe_topic(topic)}-*.tmp")
-        for metadata in FileSystems.match([pattern])[0].metadata_list:
+        patterns = [
+            FileSystems.join(output, folder, f"{p}.{safe_topic(topic)}-*.tmp") for p in PARTITION_GLOBS
+        ]
+        for metadata in (m for result in FileSystems.match(patterns) for m in result.metadata_list):
             match = TEMPORARY_FILE.match(metadata.path.rsplit("/", 1)[-1])
             name = match and RANGE_FILE.match(match["name"])
             if partition is not None and name and int(name["partition"]) != partition:
@@ -164,12 +176,17 @@ def _discard_temporary_files(output: str, topic: str, partition: int | None = No
 
 
 def count_outputs(output: str) -> dict[str, int]:
-    """Records, entities, claims and files under ``output``: a summary for runners without metrics."""
+    """Records, entities, claims and files under ``output``: a summary for runners without metrics.
+
+    Files count in every format; records in one format only (Avro when there is any).
+    """
     counts = {"written_articles": 0, "written_dead_letters": 0, "entities": 0, "claims": 0, "files": 0}
     for name, folder in (("written_articles", ARTICLES_DIR), ("written_dead_letters", DEAD_LETTERS_DIR)):
         path = FileSystems.join(output, folder)
-        counts["files"] += len(FileSystems.match([FileSystems.join(path, "*.avro")])[0].metadata_list)
-        for record in read_folder(path):
+        files = list_files(path)
+        counts["files"] += len(files)
+        present = [f for f in FILE_FORMATS if any(p.endswith(f".{f}") for p in files)]
+        for record in read_folder(path, present[0]) if present else ():
             counts[name] += 1
             counts["entities"] += len(record.get("entities", ()))
             counts["claims"] += len(record.get("claims", ()))

@@ -1,12 +1,14 @@
-"""Writing the outputs as range-named Avro files, so that the output is exactly once.
+"""Writing the outputs as range-named files, so that the output is exactly once.
 
 Outputs are grouped by source partition. A group is written as its range's files
 (:mod:`pipelines.sinks.naming`), dead letters first and articles last, when it
 holds ``max_records`` records, when its first record is ``max_seconds`` old, or
 when the bundle ends, whichever comes first: a backlog lands in files as it is
-processed. Each file's Avro metadata records the range and its counts, so that on
-restart :mod:`pipelines.sinks.recovery` can tell complete ranges from one whose
-writing a crash interrupted.
+processed. A range has a file in each format of ``--format`` and, with
+``--partition-by``, in each time folder its records fall into. Each file's
+metadata records the range, its counts and how many articles files the range
+has, so that on restart :mod:`pipelines.sinks.recovery` can tell complete
+ranges from one whose writing a crash interrupted.
 
 A group is written only while this replica still holds the lease its records were
 read under (:class:`pipelines.runstate.Leases`); otherwise the partition has moved to
@@ -27,20 +29,28 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines import runstate
 from pipelines.formats import parsed_schema
 from pipelines.records import ARTICLE, DEAD_LETTER, Output, to_avro
-from pipelines.sinks.avrofiles import read_metadata, write_avro_file
-from pipelines.sinks.naming import FOLDERS, META, files_name, range_name
+from pipelines.sinks.fileformats import FILE_FORMATS, FileFormat, format_of
+from pipelines.sinks.naming import FOLDERS, META, event_time_ms, files_name, partition_folder, range_name
+from pipelines.sinks.parquetfiles import arrow_schema
 
 _LOG = logging.getLogger(__name__)
 
 
 class WriteFiles(beam.PTransform):
-    """Writes articles to ``<output>/articles`` and dead letters to ``<output>/dead_letters``."""
+    """Writes articles to ``<output>/articles`` and dead letters to ``<output>/dead_letters``,
+    in each of ``formats`` (``avro``, ``parquet``), in time folders by ``partition_by``."""
 
     def __init__(
-        self, output: str, max_records: int = 10_000, max_seconds: float = 2.0, run_id: str = "default"
+        self,
+        output: str,
+        max_records: int = 10_000,
+        max_seconds: float = 2.0,
+        run_id: str = "default",
+        formats: tuple[str, ...] = ("avro",),
+        partition_by: str = "none",
     ) -> None:
         super().__init__()
-        self._fn = WriteFilesFn(output, max_records, max_seconds, run_id)
+        self._fn = WriteFilesFn(output, max_records, max_seconds, run_id, formats, partition_by)
 
     def expand(self, outputs):
         return outputs | beam.ParDo(self._fn)
@@ -54,24 +64,40 @@ class _Group:
     opened_at: float = dataclasses.field(default_factory=time.monotonic)
     outputs: list[Output] = dataclasses.field(default_factory=list)
 
-    def of_kind(self, kind: str) -> list[dict]:
-        return [to_avro(o) for o in self.outputs if o.kind == kind]
+    def parts(self, kind: str, partition_by: str) -> dict[str, list[dict]]:
+        """The Avro dicts of ``kind``, by the time folder each one goes to."""
+        parts: dict[str, list[dict]] = {}
+        for output in self.outputs:
+            if output.kind == kind:
+                folder = partition_folder(partition_by, event_time_ms(output))
+                parts.setdefault(folder, []).append(to_avro(output))
+        return parts
 
 
 class WriteFilesFn(beam.DoFn):
-    """Writes each partition's outputs as range-named Avro files, atomically."""
+    """Writes each partition's outputs as range-named files, atomically."""
 
     def __init__(
-        self, output: str, max_records: int = 10_000, max_seconds: float = 2.0, run_id: str = "default"
+        self,
+        output: str,
+        max_records: int = 10_000,
+        max_seconds: float = 2.0,
+        run_id: str = "default",
+        formats: tuple[str, ...] = ("avro",),
+        partition_by: str = "none",
     ) -> None:
         self._output = output
         self._max_records = max_records
         self._max_seconds = max_seconds
         self._run_id = run_id
+        self._formats = formats
+        self._partition_by = partition_by
 
     def setup(self) -> None:
         for kind in FOLDERS:
             parsed_schema(kind)  # fail here, not on the first record
+            if "parquet" in self._formats:
+                arrow_schema(kind)
         for folder in FOLDERS.values():
             path = FileSystems.join(self._output, folder)
             if "://" not in path:
@@ -109,24 +135,38 @@ class WriteFilesFn(beam.DoFn):
         if not self._state.leases.holds(key, group.lease):
             self._drop(key, group)
             return
-        articles, letters = group.of_kind(ARTICLE), group.of_kind(DEAD_LETTER)
-        metadata = {f"{META}articles": str(len(articles)), f"{META}dead_letters": str(len(letters))}
+        parts = {kind: group.parts(kind, self._partition_by) for kind in (DEAD_LETTER, ARTICLE)}
+        metadata = {
+            f"{META}articles": str(sum(map(len, parts[ARTICLE].values()))),
+            f"{META}dead_letters": str(sum(map(len, parts[DEAD_LETTER].values()))),
+            # The range is complete once all of these are in place (see recovery).
+            f"{META}article_files": str(len(parts[ARTICLE]) * len(self._formats)),
+            f"{META}dead_letter_files": str(len(parts[DEAD_LETTER]) * len(self._formats)),
+        }
         if topic is None:
             name = files_name(group.outputs)
         else:
             name = self._range(topic, partition, group.outputs, metadata)
-        # Dead letters first, articles last: an articles file proves its range complete.
-        for kind, batch in ((DEAD_LETTER, letters), (ARTICLE, articles)):
-            if batch:
-                path = _free_path(FileSystems.join(self._output, FOLDERS[kind]), name, metadata)
-                write_avro_file(path, kind, batch, metadata)
-                written = len(batch)
-                self._state.counters.wrote(
-                    written if kind == ARTICLE else 0, written if kind == DEAD_LETTER else 0, path
-                )
+        # Dead letters first, articles last: the articles files prove their range complete.
+        for kind, by_folder in parts.items():
+            for folder, batch in by_folder.items():
+                for file_format in (FILE_FORMATS[f] for f in self._formats):
+                    self._write_file(kind, folder, name, file_format, batch, metadata)
         if topic is not None:
             last = max(o.source.offset for o in group.outputs)
             self._state.leases.written(key, group.lease, last + 1)
+
+    def _write_file(
+        self, kind: str, folder: str, name: str, file_format: FileFormat, batch: list[dict], metadata: dict
+    ) -> None:
+        parent = FileSystems.join(self._output, FOLDERS[kind], *filter(None, [folder]))
+        path = _free_path(parent, f"{name.rsplit('.', 1)[0]}.{file_format.name}", metadata)
+        file_format.write(path, kind, batch, metadata)
+        # Every file counts, but each record only once, in however many formats it is written.
+        counted = len(batch) if file_format.name == self._formats[0] else 0
+        self._state.counters.wrote(
+            counted if kind == ARTICLE else 0, counted if kind == DEAD_LETTER else 0, path
+        )
 
     def _drop(self, key: tuple, group: _Group) -> None:
         offsets = [o.source.offset for o in group.outputs]
@@ -156,12 +196,13 @@ def _free_path(folder: str, name: str, metadata: dict) -> str:
     """
     path = FileSystems.join(folder, name)
     fingerprint = metadata.get(f"{META}fingerprint")
+    stem, extension = name.rsplit(".", 1)
     suffix = 0
     while fingerprint and FileSystems.exists(path):
-        if read_metadata(path).get("fingerprint") == fingerprint:
+        if format_of(path).read_metadata(path).get("fingerprint") == fingerprint:
             return path
         suffix += 1
-        path = FileSystems.join(folder, name.replace(".avro", f"~{suffix}.avro"))
+        path = FileSystems.join(folder, f"{stem}~{suffix}.{extension}")
     return path
 
 

@@ -283,4 +283,5 @@ def _to_message(topic: str, record, lease: int | None) -> Message:
         key=record.key.decode("utf-8", "replace") if record.key is not None else None,
         timestamp_ms=record.timestamp,
         lease=lease,
+        headers=tuple((name, value or b"") for name, value in record.headers or ()),
     )
