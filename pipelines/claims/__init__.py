@@ -15,12 +15,13 @@ speaker. Each gets:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from spacy.tokens import Doc
 
 from pipelines.claims import checkworthiness
-from pipelines.claims.attribution import Attribution, attribute
+from pipelines.claims.attribution import Attribution, attributions, main_attribution
 from pipelines.claims.checkworthiness import CheckWorthinessModel
 from pipelines.claims.quotations import quotation_flags, spread_over_quotations
 
@@ -36,16 +37,20 @@ def find_claims(
     model = model or checkworthiness.load_model()
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
     quoted = quotation_flags(sentences)
-    attributions = [attribute(span, doc) if span is not None else Attribution() for span in spans]
-    spread_over_quotations(attributions, quoted, sentences)
+    found = [attributions(span, doc) if span is not None else [] for span in spans]
+    mains = [main_attribution(f) for f in found]
+    spread_over_quotations(mains, quoted, sentences)
 
     result = []
-    for sentence, span, attribution, is_quoted in zip(sentences, spans, attributions, quoted, strict=True):
+    rows = zip(sentences, spans, mains, found, quoted, strict=True)
+    for sentence, span, attribution, own, is_quoted in rows:
         if span is None:
             continue
         score = round(model.score(sentence["text"]), 4)
         if score < model.threshold and attribution.speaker is None:
             continue
+        if not own and attribution.speaker is not None:  # a quotation run's speaker
+            own = [dataclasses.replace(attribution, content=(sentence["start"], sentence["end"]))]
         result.append(
             {
                 "claim_id": f"{article_id}:{sentence['index']}",
@@ -58,6 +63,22 @@ def find_claims(
                 "speaker_type": attribution.speaker_type,
                 "cue": attribution.cue,
                 "quoted": is_quoted,
+                "attributions": [_as_dict(a) for a in own],
             }
         )
     return result
+
+
+def _as_dict(attribution: Attribution) -> dict:
+    """One attribution as the fields of ``records.Attribution``."""
+    source = attribution.source
+    cue_start, cue_end = attribution.cue_span or (0, 0)
+    content_start, content_end = attribution.content or (0, 0)
+    return {
+        "source": {"text": source[0], "start": source[1], "end": source[2]} if source else None,
+        "speaker": attribution.speaker,
+        "speaker_type": attribution.speaker_type,
+        "cue": {"text": attribution.cue or "", "start": cue_start, "end": cue_end},
+        "cue_kind": attribution.cue_kind,
+        "content": {"start": content_start, "end": content_end},
+    }

@@ -10,8 +10,12 @@ introduced.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Literal
 
 from spacy.tokens import Doc, Span, Token
+
+from pipelines.claims import cues
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -26,7 +30,11 @@ CUE_VERBS = frozenset(
     disclose disclosed discloses""".split()
 )
 _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
-_GROUP_PRONOUNS = frozenset({"they", "it", "we", "i", "you"})
+_PRONOUNS = frozenset({"he", "she", "him", "her", "they", "it", "we", "i", "you"})
+#: Subjects that name no one: the speaker inside a quotation, questions, demonstratives.
+_SKIPPED_SUBJECTS = frozenset({"we", "i", "you", "who", "what", "that", "this", "which", "there"})
+#: The dependencies of what a cue introduces: a clause, an infinitive, a quotation.
+_CLAUSE_DEPS = frozenset({"ccomp", "xcomp", "parataxis"})
 #: Head nouns of an unnamed source: people named by role, not by name.
 _ANONYMOUS_HEADS = frozenset(
     """official officials source sources spokesman spokeswoman spokesperson aide aides
@@ -73,49 +81,216 @@ _TITLES = frozenset(
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
 
 
-@dataclasses.dataclass
+CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
+
+
+@dataclasses.dataclass(frozen=True)
 class Attribution:
+    """Who (``source`` as written, ``speaker`` resolved) said or thought what (``content``).
+
+    Spans are (start, end) character offsets into the article text; ``source``
+    also holds the words as written.
+    """
+
     speaker: str | None = None
     speaker_type: str = "NONE"
     cue: str | None = None
+    cue_kind: CueKind = "REPORTING"
+    source: tuple[str, int, int] | None = None
+    cue_span: tuple[int, int] | None = None
+    content: tuple[int, int] | None = None
 
 
 # --- Rules ----------------------------------------------------------------------
 
 
 def attribute(span: Span, doc: Doc) -> Attribution:
-    """The speaker of one sentence ``span`` of ``doc``, or an empty :class:`Attribution`."""
+    """The main speaker of one sentence ``span`` of ``doc``, or an empty :class:`Attribution`."""
+    return main_attribution(attributions(span, doc))
+
+
+def main_attribution(found: Sequence[Attribution]) -> Attribution:
+    """The first reporting attribution (the one the sentence is told by), else the first one."""
+    reporting = [a for a in found if a.cue_kind != "STANCE"]
+    return (reporting or list(found) or [Attribution()])[0]
+
+
+def attributions(span: Span, doc: Doc) -> list[Attribution]:
+    """Every attribution of one sentence ``span``: "according to", cue verbs, "Name:" lines.
+
+    Several per sentence, in the order their cues come ("according to" first);
+    the same source is kept once per cue.
+    """
+    found = []
     according = _according_to(span)
     if according is not None:
-        return _describe(according, "according to", doc)
+        phrase, to = according
+        found.append(
+            _with_spans(_describe(phrase, "according to", doc), phrase, to.nbor(-1), to, span, "ACCORDING_TO")
+        )
+    colon = _colon_source(span)
+    if colon is not None:
+        phrase, mark = colon
+        found.append(_with_spans(_describe(phrase, ":", doc), phrase, mark, mark, span, "COLON"))
     for token in span:
-        if token.lower_ not in CUE_VERBS or token.pos_ not in ("VERB", "AUX"):
+        kind = _cue_kind(token)
+        if kind is None:
             continue
         subject = _speaking_subject(token)
-        if subject is None or subject.lower_ in _GROUP_PRONOUNS:
+        if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
             continue
-        return _describe(_subject_span(subject), token.text, doc)
-    return Attribution()
+        if subject.lower_ in ("they", "it"):
+            phrase = _group_antecedent(subject, doc)
+            if phrase is None:
+                continue
+            attribution = _describe(phrase, token.text, doc)
+            phrase = doc[subject.i : subject.i + 1]
+        else:
+            phrase = _subject_span(subject)
+            attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
+        if attribution.speaker is None:
+            continue
+        found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
+    return found
+
+
+def _cue_kind(token: Token) -> CueKind | None:
+    """The kind of cue ``token`` is, if it is one: a verb from the lexicon with what it says.
+
+    The reporting verbs of old are cues on their own ("..., the bank said."); the
+    rest of the lexicon needs a clause or an object ("Obama planned to veto ...",
+    not "Obama planned the trip").
+    """
+    if token.pos_ not in ("VERB", "AUX"):
+        return None
+    kind = cues.kind_of(token.lower_)
+    if kind is None:
+        return None
+    if token.lower_ in CUE_VERBS:
+        return "REPORTING"
+    if any(c.dep_ in _CLAUSE_DEPS for c in token.children):
+        return "STANCE" if kind == "stance" else "REPORTING"
+    return None
 
 
 def _speaking_subject(verb: Token) -> Token | None:
-    """The active subject of a reporting verb: in "they were accused" the subject is the target."""
-    subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
-    if subject is None and verb.dep_ == "conj":
-        # "Consumer groups welcomed the news but warned ...": the first verb's subject.
-        subject = next((c for c in verb.head.children if c.dep_ == "nsubj"), None)
-    if subject is not None and subject.tag_ in ("WP", "WDT") and verb.dep_ == "relcl":
-        subject = verb.head  # "sources who described ..." -> "sources"
+    """The active subject of a cue verb: in "they were accused" the subject is the target.
+
+    A verb without one takes it from the verb it hangs on: "X welcomed the news but
+    warned", "X issued a statement saying", "X wants to argue", "..., saying".
+    "by X" is the subject of a passive cue: "it was announced by X".
+    """
+    verb_ = verb
+    for _ in range(4):
+        subject = next((c for c in verb_.children if c.dep_ == "nsubj"), None)
+        if subject is not None:
+            break
+        agent = next((c for c in verb_.children if c.dep_ == "agent"), None)
+        if agent is not None:
+            return next((c for c in agent.children if c.dep_ == "pobj"), None)
+        if any(c.dep_ == "nsubjpass" for c in verb_.children):
+            return None
+        if verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
+            verb_ = verb_.head
+        elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and verb_.head.lower_ in cues.NOUNS:
+            verb_ = verb_.head.head  # "X issued a statement saying ..."
+        else:
+            return None
+    if subject is not None and subject.tag_ in ("WP", "WDT") and verb_.dep_ == "relcl":
+        subject = verb_.head  # "sources who described ..." -> "sources"
+    if subject is not None and subject.lower_ == "that" and verb_.dep_ == "relcl":
+        subject = verb_.head
     return subject
 
 
-def _according_to(span: Span) -> Span | None:
+def _content_of(verb: Token, sentence: Span) -> tuple[int, int]:
+    """The clause a cue verb introduces, else its whole sentence."""
+    clause = next((c for c in verb.children if c.dep_ in _CLAUSE_DEPS), None)
+    if clause is None:
+        return sentence.start_char, sentence.end_char
+    tokens = list(clause.subtree)
+    return tokens[0].idx, tokens[-1].idx + len(tokens[-1])
+
+
+def _with_spans(
+    attribution: Attribution,
+    phrase: Span,
+    cue_first: Token,
+    cue_last: Token,
+    sentence: Span,
+    kind: CueKind,
+    content: tuple[int, int] | None = None,
+) -> Attribution:
+    return dataclasses.replace(
+        attribution,
+        cue_kind=kind,
+        source=(phrase.text, phrase.start_char, phrase.end_char),
+        cue_span=(cue_first.idx, cue_last.idx + len(cue_last)),
+        content=content or (sentence.start_char, sentence.end_char),
+    )
+
+
+def _colon_source(span: Span) -> tuple[Span, Token] | None:
+    """The speaker of a transcript line or a round-up: "MS. CLINTON: ...", "Name, Outlet: '...'"."""
+    colon = next((t for t in span[:12] if t.text == ":"), None)
+    if colon is None or colon.i == span.start:
+        return None
+    before = span.doc[span.start : colon.i]
+    if before[0].is_punct:
+        before = before[1:]
+    if not len(before) or any(t.pos_ in ("VERB", "AUX") and not t.is_upper for t in before):
+        return None
+    comma = next((t.i for t in before if t.text == ","), before.end)
+    name = span.doc[before.start : comma]
+    if not len(name) or not all(t.pos_ == "PROPN" or t.is_upper or t.is_punct for t in name):
+        return None
+    if len(name) == 1 and not name[0].ent_type_ and not name[0].is_upper:
+        return None
+    return name, colon
+
+
+def _governing_speaker(subject: Token, doc: Doc) -> Attribution | None:
+    """What "he" stands for in "Trump said he would ...": the subject of the cue above it."""
+    if subject.lower_ not in _PERSON_PRONOUNS:
+        return None
+    verb = subject.head
+    while verb.dep_ in _CLAUSE_DEPS and verb.head is not verb:
+        verb = verb.head
+        above = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+        if above is not None and above.lower_ not in _PRONOUNS and cues.is_cue_verb(verb.lower_):
+            named = _describe(_subject_span(above), "", doc)
+            return named if named.speaker_type == "PERSON" else None
+    return None
+
+
+def _group_antecedent(pronoun: Token, doc: Doc) -> Span | None:
+    """What "it" or "they" stands for: the last organization (or, for "they", group) named before it.
+
+    Nothing inside a quotation, and nothing further back than two sentences.
+    """
+    first = doc[pronoun.sent.start].i
+    for _ in range(2):
+        if first > 0:
+            first = doc[first - 1].sent.start
+    for token in reversed(doc[first : pronoun.i]):
+        if _inside_quotation(token) or token.dep_ not in ("nsubj", "nsubjpass", "pobj", "dobj", "poss"):
+            continue
+        if token.ent_type_ in ("ORG", "NORP") or token.lower_ in _INSTITUTIONS:
+            if pronoun.lower_ == "it" and token.tag_ in ("NNS", "NNPS"):
+                continue
+            return _subject_span(token)
+        if pronoun.lower_ == "they" and token.tag_ == "NNS" and token.lower_ in _ANONYMOUS_HEADS:
+            return _subject_span(token)
+    return None
+
+
+def _according_to(span: Span) -> tuple[Span, Token] | None:
     for token in span[:-2]:
         if token.lower_ == "according" and token.nbor(1).lower_ == "to":
             to = token.nbor(1)
             objects = [c for c in to.children if c.dep_ == "pobj"]
             if objects:
-                return _subject_span(objects[0])
+                return _subject_span(objects[0]), to
     return None
 
 

@@ -1,0 +1,321 @@
+"""Print attribution recall and precision on PolNeAR (Newell et al., LREC 2018).
+
+    .venv/bin/python benchmarks/attribution_polnear.py ../shared/data/polnear [--split dev|train]
+
+PATH holds the corpus as ``<split>/text/*.txt`` and ``<split>/attributions/*.ann``
+(brat standoff; the first annotator's file in sorted order). The data is never
+committed: pass its path. Rules are tuned on ``train``; the figures reported
+are those of ``dev``.
+
+Definitions:
+
+- gold attributions: relations whose Source is named (not a pronoun: he, she,
+  they, it, I, we, you, ...). Those whose Source is he/she/they/it make the
+  separate pronoun figure: there the gold speaker is the antecedent, the
+  nearest named Source annotated before the pronoun in the article.
+- found: a claim on the sentence that holds the gold Content's start carries an
+  attribution whose speaker (or source as written) matches the gold Source. Two
+  names match when their last words are the same (a possessive "'s" and a
+  leading "the" aside) or one is inside the other. *main* counts only the
+  claim's main ``speaker``; *any* counts all of its ``attributions``.
+- precision: of the attributions output on sentences that hold any gold
+  attribution, the share whose speaker matches a gold Source of that sentence
+  (a pronoun Source standing for its antecedent). Sentences with no gold
+  attribution are left out: the corpus does not say they hold none.
+- cue kind of a gold attribution, from its Cue's words: reporting verb
+  (said, told, wrote, added, ...), according to, belief-intention-stance
+  (fear, believe, plan, want, argue, deny, ...), noun cue (statement,
+  interview, ...), other.
+- ms/article: the claims stage only (spaCy's parse is cached in ``--cache``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import sys
+import time
+from pathlib import Path
+
+from spacy.tokens import DocBin
+
+from pipelines import claims, nlp
+from pipelines.claims import cues
+from pipelines.nlp.annotate import sentences_of
+from pipelines.parse import parse_article
+from pipelines.records import Message
+
+PRONOUNS = frozenset("he she they it him her them his its their".split())
+OTHER_PRONOUNS = frozenset("i we you me us my our your who this that one".split())
+NOUN_CUES = frozenset(
+    """statement statements interview interviews letter report reports remarks speech comments
+    comment tweet tweets post release memo testimony email emails op-ed poll polls survey
+    announcement claim claims view views opinion criticism warning message""".split()
+)
+
+
+# --- Corpus -----------------------------------------------------------------------------
+
+
+def read_ann(path: Path) -> list[dict]:
+    """The relations of one brat file: source/cue/content as (start, end, text)."""
+    spans, relations = {}, []
+    for line in path.read_text("utf-8").splitlines():
+        parts = line.split("\t")
+        if line.startswith("T") and len(parts) >= 3:
+            label, _, ranges = parts[1].partition(" ")
+            first = ranges.split(";")[0].split()
+            spans[parts[0]] = (label, int(first[0]), int(ranges.split(";")[-1].split()[-1]), parts[2])
+        elif line.startswith("E") and len(parts) >= 2:
+            roles = dict(r.split(":", 1) for r in parts[1].split())
+            relations.append({k.lower(): spans.get(v) for k, v in roles.items()})
+    return [r for r in relations if r.get("content") and r.get("cue")]
+
+
+def articles(root: Path, split: str) -> list[tuple[str, str, list[dict]]]:
+    texts = sorted((root / split / "text").glob("*.txt"))
+    result = []
+    for text in texts:
+        anns = sorted((root / split / "attributions").glob(text.stem + "_*.ann"))
+        if anns:
+            result.append((text.stem, text.read_text("utf-8"), read_ann(anns[0])))
+    return result
+
+
+def offset_map(raw: str, text: str) -> list[int]:
+    """For each index of ``raw``, the index of ``text`` it became (white space collapsed)."""
+    mapping, j = [], 0
+    for char in raw:
+        if j < len(text) and char == text[j]:
+            mapping.append(j)
+            j += 1
+        elif j < len(text) and char.isspace() and text[j].isspace():
+            mapping.append(j)
+            j += 1
+        else:
+            mapping.append(max(j - 1, 0) if char.isspace() else j)
+        if j < len(text) and text[j].isspace() and not char.isspace() and j and (len(mapping) < len(raw)):
+            pass
+    mapping.append(len(text))
+    return mapping
+
+
+# --- Matching ---------------------------------------------------------------------------
+
+
+def norm(name: str) -> str:
+    name = re.sub(r"['\u2019]s\b", "", name.lower())
+    name = re.sub(r"[^\w\s-]", " ", name)
+    words = [w for w in name.split() if w not in ("the", "a", "an")]
+    return " ".join(words)
+
+
+def same(predicted: str | None, gold: str | None) -> bool:
+    if not predicted or not gold:
+        return False
+    p, g = norm(predicted), norm(gold)
+    if not p or not g:
+        return False
+    return p.split()[-1] == g.split()[-1] or f" {p} " in f" {g} " or f" {g} " in f" {p} "
+
+
+def cue_kind(cue: str) -> str:
+    words = cue.lower().replace("\u2019", "'").split()
+    if "according" in words:
+        return "according to"
+    if any(cues.kind_of(w) == "reporting" for w in words):
+        return "reporting verb"
+    if any(cues.kind_of(w) == "stance" for w in words):
+        return "belief-intention-stance"
+    if any(w.strip(",.") in NOUN_CUES for w in words):
+        return "noun cue"
+    return "other"
+
+
+def names(attribution: dict) -> list[str]:
+    source = attribution.get("source") or {}
+    return [n for n in (attribution.get("speaker"), source.get("text")) if n]
+
+
+# --- Run --------------------------------------------------------------------------------
+
+
+def parse_all(items, spacy_nlp, cache: Path):
+    """(article, doc) per item, spaCy's docs cached in ``cache`` between runs."""
+    parsed = [parse_article(Message(payload=raw.encode(), path=name + ".txt")) for name, raw, _ in items]
+    if cache.is_file():
+        docs = list(DocBin().from_disk(cache).get_docs(spacy_nlp.vocab))
+        if len(docs) == len(parsed) and all(d.text == a.text for d, a in zip(docs, parsed, strict=True)):
+            return list(zip(parsed, docs, strict=True))
+    docs = list(spacy_nlp.pipe(a.text for a in parsed))
+    bin_ = DocBin(store_user_data=False)
+    for doc in docs:
+        bin_.add(doc)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    bin_.to_disk(cache)
+    return list(zip(parsed, docs, strict=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, help="the PolNeAR folder (holding train/ and dev/)")
+    parser.add_argument("--split", default="dev", choices=("dev", "train"))
+    parser.add_argument("--limit", type=int, default=0, help="only the first N articles")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/claimstream-polnear"))
+    parser.add_argument("--show", type=int, default=0, help="print N examples of each error class")
+    args = parser.parse_args(argv)
+    if not (args.path / args.split / "text").is_dir():
+        print(f"no PolNeAR {args.split} split at {args.path}", file=sys.stderr)
+        return 2
+
+    items = articles(args.path, args.split)
+    if args.limit:
+        items = items[: args.limit]
+    spacy_nlp = nlp.load_model()
+    scorer = claims.checkworthiness.load_model()
+    cache = args.cache / f"{args.split}-{len(items)}.spacy"
+    pairs = parse_all(items, spacy_nlp, cache)
+
+    counts = collections.Counter()
+    kinds = collections.defaultdict(collections.Counter)
+    errors = collections.Counter()
+    examples = collections.defaultdict(list)
+    elapsed = 0.0
+    sentence_total = claim_total = 0
+
+    for (name, raw, relations), (article, doc) in zip(items, pairs, strict=True):
+        started = time.perf_counter()
+        sentences = [s.__dict__ for s in sentences_of(doc, article.paragraphs)]
+        found = claims.find_claims(doc, sentences, article.article_id, scorer)
+        elapsed += time.perf_counter() - started
+        sentence_total += len(sentences)
+        claim_total += len(found)
+        mapping = offset_map(raw, article.text)
+        starts = [s["start"] for s in sentences]
+        by_sentence = {c["sentence"]: c for c in found}
+
+        def sentence_of(offset: int) -> int | None:
+            at = mapping[min(offset, len(mapping) - 1)]
+            index = None
+            for i, start in enumerate(starts):
+                if start <= at:
+                    index = i
+            return index
+
+        named_before = []  # (offset, name) of named gold sources, for pronoun antecedents
+        for r in sorted(relations, key=lambda r: r["source"][1] if r.get("source") else 10**9):
+            if r.get("source") and norm(r["source"][3]) not in PRONOUNS | OTHER_PRONOUNS:
+                named_before.append((r["source"][1], r["source"][3]))
+
+        gold_by_sentence = collections.defaultdict(list)
+        for r in relations:
+            source = r.get("source")
+            if source is None:
+                continue
+            text = source[3]
+            key = norm(text)
+            if key in OTHER_PRONOUNS or not key:
+                continue
+            pronoun = key in PRONOUNS
+            gold_name = text
+            if pronoun:
+                before = [n for o, n in named_before if o < source[1]]
+                if not before:
+                    continue
+                gold_name = before[-1]
+            index = sentence_of(r["content"][1])
+            if index is None:
+                continue
+            gold_by_sentence[index].append((gold_name, pronoun, r))
+
+        for index, golds in gold_by_sentence.items():
+            claim = by_sentence.get(index)
+            attributions = claim.get("attributions", []) if claim else []
+            main = claim.get("speaker") if claim else None
+            if claim is not None and not attributions and main:
+                attributions = [{"speaker": main}]
+            for attribution in attributions:
+                counts["output"] += 1
+                if any(any(same(n, g) for n in names(attribution)) for g, _, _ in golds):
+                    counts["output right"] += 1
+                else:
+                    errors[output_error(attribution, golds)] += 1
+            if main:
+                counts["main output"] += 1
+                counts["main output right"] += any(same(main, g) for g, _, _ in golds)
+            for gold_name, pronoun, r in golds:
+                group = "pronoun" if pronoun else "named"
+                hit_main = same(main, gold_name)
+                hit_any = hit_main or any(any(same(n, gold_name) for n in names(a)) for a in attributions)
+                counts[f"{group} gold"] += 1
+                counts[f"{group} main"] += hit_main
+                counts[f"{group} any"] += hit_any
+                if not pronoun:
+                    kind = cue_kind(r["cue"][3])
+                    kinds[kind]["gold"] += 1
+                    kinds[kind]["any"] += hit_any
+                if not hit_any:
+                    error = miss_error(attributions, golds, pronoun)
+                    errors[error] += 1
+                    if len(examples[error]) < args.show:
+                        examples[error].append(
+                            f"{sentences[index]['text'][:160]!r}\n      gold {r['source'][3]!r}"
+                            f" ({gold_name!r}) cue {r['cue'][3]!r}; got {[names(a) for a in attributions]}"
+                        )
+
+    def ratio(a: str, b: str) -> str:
+        return f"{counts[a] / counts[b]:.3f} ({counts[a]}/{counts[b]})" if counts[b] else "n/a"
+
+    print(f"PolNeAR {args.split}: {len(items)} articles, {counts['named gold']} attributions with a named source")
+    print(f"  recall main {ratio('named main', 'named gold')}  any {ratio('named any', 'named gold')}")
+    print(f"  precision main {ratio('main output right', 'main output')}  all {ratio('output right', 'output')}")
+    print(f"  pronoun sources (he/she/they/it) right: main {ratio('pronoun main', 'pronoun gold')}"
+          f"  any {ratio('pronoun any', 'pronoun gold')}")
+    print(f"  claims {claim_total} of {sentence_total} sentences ({claim_total / max(sentence_total, 1):.0%});"
+          f" claims stage {1000 * elapsed / max(len(items), 1):.2f} ms/article")
+    print("  recall (any) per cue kind:")
+    for kind, c in sorted(kinds.items(), key=lambda kv: -kv[1]["gold"]):
+        print(f"    {kind:24} {c['any'] / c['gold']:.3f} ({c['any']}/{c['gold']})")
+    print("  error classes:")
+    for error, n in errors.most_common():
+        print(f"    {error:40} {n}")
+        for example in examples.get(error, []):
+            print("      " + example)
+    return 0
+
+
+def miss_error(attributions: list[dict], golds: list, pronoun: bool) -> str:
+    """Why a gold attribution was missed."""
+    if pronoun and attributions:
+        return "missed: wrong pronoun antecedent"
+    if not attributions:
+        return "missed: no attribution on the sentence"
+    if any(any(same(n, g) for n in names(a)) for a in attributions for g, _, _ in golds):
+        return "missed: second attribution of a sentence"
+    if any(is_fragment(n) for a in attributions for n in names(a)):
+        return "missed: fragment speaker"
+    return "missed: other speaker"
+
+
+def output_error(attribution: dict, golds: list) -> str:
+    """Why an attribution output matches no gold source of its sentence."""
+    if any(is_fragment(n) for n in names(attribution)):
+        return "wrong: fragment speaker"
+    cue = attribution.get("cue") or {}
+    source = attribution.get("source") or {}
+    if cue and source and source.get("start", 0) > cue.get("start", 0):
+        return "wrong: speaker after its cue (object?)"
+    if norm(source.get("text", "")) in PRONOUNS:
+        return "wrong: pronoun antecedent"
+    return "wrong: other speaker"
+
+
+def is_fragment(name: str) -> bool:
+    words = norm(name).split()
+    return bool(words) and (words[-1] in ("who", "that", "which", "are", "is", "has", "was") or words[0] in (
+        "if", "who", "that", "when", "because"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
