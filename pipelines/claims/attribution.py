@@ -15,7 +15,7 @@ from typing import Literal
 
 from spacy.tokens import Doc, Span, Token
 
-from pipelines.claims import cues
+from pipelines.claims import cues, pronouns
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -155,21 +155,29 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
 
 
 def _cue_kind(token: Token) -> CueKind | None:
-    """The kind of cue ``token`` is, if it is one: a verb from the lexicon with what it says.
+    """The kind of cue ``token`` is, if it is one.
 
-    The reporting verbs of old are cues on their own ("..., the bank said."); the
-    rest of the lexicon needs a clause or an object ("Obama planned to veto ...",
-    not "Obama planned the trip").
+    A verb of saying is a cue on its own ("..., the bank said."); one that also
+    means something else needs a clause ("Trump called for ...", not "Trump called
+    the meeting"); so do beliefs and intentions ("Obama planned to veto ...", not
+    "Obama planned the trip"), but for "want", "fear", "oppose" an object will do.
+    Any other verb whose subject it gives a clause ("The Post has learned that
+    ...") is a reporting cue too.
     """
     if token.pos_ not in ("VERB", "AUX"):
         return None
     kind = cues.kind_of(token.lower_)
-    if kind is None:
+    clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
+    if kind == "reporting":
+        return "REPORTING" if clause or not cues.needs_clause(token.lower_) else None
+    if kind == "stance":
+        if clause or (cues.takes_object(token.lower_) and any(c.dep_ == "dobj" for c in token.children)):
+            return "STANCE"
         return None
-    if token.lower_ in CUE_VERBS:
+    if token.lower_ in cues.COPULAS:
+        return None
+    if any(c.dep_ == "ccomp" and any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in token.children):
         return "REPORTING"
-    if any(c.dep_ in _CLAUSE_DEPS for c in token.children):
-        return "STANCE" if kind == "stance" else "REPORTING"
     return None
 
 
@@ -310,6 +318,8 @@ def _subject_span(head: Token) -> Span:
             continue
         if token.text in (",", "(", "\u2014", "\u2013", "-") or token.dep_ == "relcl":
             break
+        if token.tag_ in ("WP", "WDT") or token.lower_ in ("who", "that", "which"):
+            break  # "a woman who", "the American people who are": never a clause fragment
         if token.dep_ == "acl" and token.tag_ != "VBN":
             break
         end = token.i + 1
@@ -329,9 +339,10 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
         if unnamed is not None and _last_person_before(doc, phrase.start, after=unnamed.end) is None:
             # "A government spokesman said ... he added": no one named since the spokesman.
             return Attribution(unnamed.text.strip(" ,"), "ANONYMOUS", cue)
-        named = _last_person_before(doc, phrase.start)
+        speakers = pronouns.speaker_tokens(doc, phrase.start)
+        named = pronouns.resolve(root, _person_mentions(doc, phrase.start), speakers)
         if named is not None:
-            return Attribution(named, "PERSON", cue)
+            return Attribution(_without_title(named), "PERSON", cue)
         return Attribution(phrase.text, "ANONYMOUS", cue)  # unresolved pronoun
     named = _appositive_name(root)
     if named is not None:  # "Its spokesman, Jan Weber, said", "The operator, Atlantic Lines,"
@@ -402,6 +413,17 @@ def _last_person_before(doc: Doc, token_index: int, after: int = 0) -> str | Non
         if (ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS:
             person = _without_title(ent)  # "Ms Mills" is a person whatever the NER calls it
     return person
+
+
+def _person_mentions(doc: Doc, token_index: int) -> list[Span]:
+    """The people named before ``token_index``, outside quotations, in text order."""
+    return [
+        ent
+        for ent in doc.ents
+        if ent.start < token_index
+        and ((ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS)
+        and not _inside_quotation(ent[0])
+    ]
 
 
 def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:

@@ -52,6 +52,16 @@ NOUNS = frozenset(
 )
 
 
+#: Reporting verbs that mean something else without a clause: "Trump called the meeting".
+_NEED_CLAUSE = """call ask show find point signal indicate charge attack question cite quote mention
+    repeat agree disagree counter conclude praise slam blast dismiss reject label brand tout
+    answer post inform notify recommend demand propose promise vow pledge urge""".split()
+#: Beliefs and intentions an object completes: "Obama wants a deal", "Democrats fear a loss".
+_OBJECT_VERBS = """want fear oppose support favor favour prefer doubt""".split()
+#: Forms of "be": "the problem is that ..." attributes nothing.
+COPULAS = frozenset("be is are was were been being 's 're".split())
+
+
 def _forms(base: str) -> list[str]:
     """The inflected forms of a regular verb: "plan" -> plans, planned, planning."""
     if base in _IRREGULAR:
@@ -79,6 +89,8 @@ def _table() -> dict[str, str]:
 
 
 _KINDS = _table()
+_NEEDS_CLAUSE = frozenset(f for base in _NEED_CLAUSE for f in _forms(base))
+_TAKES_OBJECT = frozenset(f for base in _OBJECT_VERBS for f in _forms(base))
 
 
 def kind_of(word: str) -> str | None:
@@ -88,3 +100,13 @@ def kind_of(word: str) -> str | None:
 
 def is_cue_verb(word: str) -> bool:
     return word.lower() in _KINDS
+
+
+def needs_clause(word: str) -> bool:
+    """Whether a reporting verb is a cue only with a clause: "called for", not "called the meeting"."""
+    return word.lower() in _NEEDS_CLAUSE
+
+
+def takes_object(word: str) -> bool:
+    """Whether a belief or intention verb is a cue with a plain object: "wants a deal"."""
+    return word.lower() in _TAKES_OBJECT

@@ -64,6 +64,11 @@ def spread_over_quotations(
     whose quotation is still open when the paragraph ends: "“A.” “B,” she said." and
     "“A,” said X. “B.”" both give A and B the same speaker.
     """
+    for i in range(len(sentences) - 1):
+        # "Cruz continued:" gives its speaker to the quotation that follows.
+        if sentences[i]["text"].rstrip().endswith(":") and attributions[i].speaker is not None:
+            if attributions[i + 1].speaker is None:
+                attributions[i + 1] = attributions[i]
     i = 0
     while i < len(quoted):
         if not quoted[i]:

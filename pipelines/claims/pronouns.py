@@ -1,0 +1,130 @@
+"""Whom "he" and "she" stand for: the person most recently given a voice, of the right gender.
+
+News repeats its speakers: "Trump said ... . He notes that ..." means Trump even
+when Clinton is named in between, as the object of what he said. So a person who
+was the subject of a cue verb (a speaker) outranks one merely mentioned, and a
+closer sentence outranks a further one. spaCy has no gender: a title (Mr, Mrs,
+Ms) or a common first name gives one, and a surname keeps the gender its full
+name had earlier in the article ("Hillary Clinton ... Clinton ... she").
+Nothing inside a quotation is a candidate: the people a speaker talks about are
+not the speaker.
+"""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc, Span, Token
+
+from pipelines.claims import cues
+
+_MALE_TITLES = frozenset({"mr", "sir", "lord", "king", "prince", "father", "brother"})
+_FEMALE_TITLES = frozenset({"mrs", "ms", "miss", "dame", "lady", "queen", "princess", "sister", "madam"})
+#: Common first names, a small table: enough for the people news names most.
+_MALE_NAMES = frozenset(
+    """john james robert michael william david richard joseph thomas charles christopher daniel
+    matthew anthony donald mark paul steven andrew kenneth joshua kevin brian george edward
+    ronald timothy jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin
+    scott brandon benjamin samuel gregory frank alexander raymond patrick jack dennis jerry
+    tyler aaron jose adam henry nathan douglas zachary peter kyle walter ethan jeremy harold
+    keith christian roger noah gerald carl terry sean austin arthur lawrence jesse dylan
+    bryan joe jordan billy bruce albert willie gabriel logan alan juan wayne roy ralph randy
+    eugene vincent russell louis bobby philip johnny mike bill barack bernie ted marco jeb
+    chris tim rand newt mitt dick al jim tom bob ben rudy reince corey sean rick lindsey
+    martin vladimir boris emmanuel""".split()
+)
+_FEMALE_NAMES = frozenset(
+    """mary patricia jennifer linda elizabeth barbara susan jessica sarah karen nancy lisa
+    betty margaret sandra ashley kimberly emily donna michelle dorothy carol amanda melissa
+    deborah stephanie rebecca sharon laura cynthia kathleen amy shirley angela helen anna
+    brenda pamela nicole emma samantha katherine christine debra rachel catherine carolyn
+    janet ruth maria heather diane virginia julie joyce victoria olivia kelly christina
+    lauren joan evelyn judith megan cheryl andrea hannah martha jacqueline frances gloria
+    ann teresa kathryn sara janice jean alice madison doris abigail julia judy grace denise
+    amber marilyn beverly danielle theresa sophia marie diana brittany natalie isabella
+    charlotte rose alexis kayla hillary huma kellyanne chelsea michelle melania ivanka sarah
+    nikki carly elizabeth loretta condoleezza theresa nancy debbie donna hope jill tulsi
+    kamala marine""".split()
+)
+
+
+def gender_of_pronoun(pronoun: Token) -> str | None:
+    return {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f"}.get(pronoun.lower_)
+
+
+def resolve(pronoun: Token, candidates: list[Span], speakers: set[int]) -> Span | None:
+    """The candidate "he"/"she" stands for, or None.
+
+    ``candidates`` are the person mentions before the pronoun, in text order;
+    ``speakers`` the token indices of the subjects of cue verbs.
+    """
+    want = gender_of_pronoun(pronoun)
+    genders = _genders(pronoun.doc)
+    here = pronoun.sent.start
+    best, best_score = None, None
+    for mention in reversed(candidates):
+        got = _gender_of(mention, genders)
+        if want and got and got != want:
+            continue
+        distance = _sentences_between(pronoun.doc, mention.start, here)
+        if distance > 6:
+            break
+        score = distance - (1.5 if mention.root.i in speakers else 0.5 if _is_subject(mention) else 0.0)
+        if best_score is None or score < best_score:
+            best, best_score = mention, score
+    return best
+
+
+def speaker_tokens(doc: Doc, end: int) -> set[int]:
+    """The indices of subjects of cue verbs in ``doc[:end]``."""
+    return {
+        t.i
+        for t in doc[:end]
+        if t.dep_ == "nsubj" and cues.is_cue_verb(t.head.lower_) and t.head.pos_ in ("VERB", "AUX")
+    }
+
+
+def _is_subject(mention: Span) -> bool:
+    return mention.root.dep_ in ("nsubj", "nsubjpass")
+
+
+def _sentences_between(doc: Doc, start: int, sentence_start: int) -> int:
+    if start >= sentence_start:
+        return 0
+    count, token = 1, doc[start]
+    end = token.sent.end
+    while end < sentence_start:
+        count += 1
+        end = doc[end].sent.end
+    return count
+
+
+def _gender_of(mention: Span, genders: dict[str, str]) -> str | None:
+    return _own_gender(mention) or genders.get(mention[-1].lower_)
+
+
+def _own_gender(mention: Span) -> str | None:
+    before = mention.doc[mention.start - 1].lower_.rstrip(".") if mention.start else ""
+    for word in (before, *(t.lower_.rstrip(".") for t in mention[:2])):
+        if word in _MALE_TITLES:
+            return "m"
+        if word in _FEMALE_TITLES:
+            return "f"
+    first = next((t.lower_ for t in mention if t.lower_.rstrip(".") not in _MALE_TITLES | _FEMALE_TITLES), "")
+    if len(mention) > 1 and first in _MALE_NAMES:
+        return "m"
+    if len(mention) > 1 and first in _FEMALE_NAMES:
+        return "f"
+    return None
+
+
+def _genders(doc: Doc) -> dict[str, str]:
+    """Surname -> gender, from the full names and titles of the whole article (once per doc)."""
+    cached = doc.user_data.get("claimstream_genders")
+    if cached is None:
+        cached = {}
+        for ent in doc.ents:
+            if ent.label_ == "PERSON":
+                gender = _own_gender(ent)
+                if gender:
+                    cached.setdefault(ent[-1].lower_, gender)
+        doc.user_data["claimstream_genders"] = cached
+    return cached
