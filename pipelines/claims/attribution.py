@@ -79,6 +79,9 @@ _TITLES = frozenset(
     archbishop ambassador editor chair""".split()
 )
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
+#: Keys of what is found once per article in ``Doc.user_data``: plain tuples, never spans.
+_PEOPLE = "claimstream_people"
+_UNNAMED = "claimstream_unnamed"
 
 
 CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
@@ -348,8 +351,9 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
     if named is not None:  # "Its spokesman, Jan Weber, said", "The operator, Atlantic Lines,"
         return Attribution(*named, cue)
     text = phrase.text.strip(" ,")
-    people = [e for e in phrase.ents if e.label_ == "PERSON" and not _names_a_thing(e)]
-    labels = {e.label_ for e in phrase.ents}
+    entities = _entities(phrase)
+    people = [e for e in entities if e.label_ == "PERSON" and not _names_a_thing(e)]
+    labels = {e.label_ for e in entities}
     words = {t.lower_ for t in phrase}
     if root.lower_ in _ANONYMOUS_HEADS:
         kind = "ANONYMOUS"  # even where the model calls "Campaigners" a PERSON
@@ -367,6 +371,18 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
     else:
         kind = "ANONYMOUS"  # an unnamed speaker: "shop owners", "its owner"
     return Attribution(text, kind, cue)
+
+
+def _entities(phrase: Span) -> list[Span]:
+    """The named entities inside ``phrase``, from its tokens: ``Span.ents`` rebuilds every entity of the doc."""
+    found, start = [], None
+    for token in [*phrase, None]:
+        if start is not None and (token is None or token.ent_iob_ != "I"):
+            found.append(Span(phrase.doc, start, token.i if token is not None else phrase.end, label=label))
+            start = None
+        if token is not None and token.ent_iob_ == "B":
+            start, label = token.i, token.ent_type_
+    return found
 
 
 def _names_a_thing(entity: Span) -> bool:
@@ -404,26 +420,29 @@ def _names_a_company(entity: Span) -> bool:
 
 def _last_person_before(doc: Doc, token_index: int, after: int = 0) -> str | None:
     """The last person named in ``doc[after:token_index]``, without a title."""
-    person = None
-    for ent in doc.ents:
-        if ent.start >= token_index:
-            break
-        if ent.start < after:
-            continue
-        if (ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS:
-            person = _without_title(ent)  # "Ms Mills" is a person whatever the NER calls it
-    return person
+    found = [doc[i:j] for i, j, _ in _people(doc) if after <= i < token_index]
+    return _without_title(found[-1]) if found else None
 
 
 def _person_mentions(doc: Doc, token_index: int) -> list[Span]:
     """The people named before ``token_index``, outside quotations, in text order."""
-    return [
-        ent
-        for ent in doc.ents
-        if ent.start < token_index
-        and ((ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS)
-        and not _inside_quotation(ent[0])
-    ]
+    return [doc[i:j] for i, j, quoted in _people(doc) if i < token_index and not quoted]
+
+
+def _people(doc: Doc) -> list[tuple[int, int, bool]]:
+    """(start, end, inside a quotation) of every person named in ``doc``: found once per article.
+
+    "Ms Mills" is a person whatever the NER calls it.
+    """
+    found = doc.user_data.get(_PEOPLE)
+    if found is None:
+        found = [
+            (ent.start, ent.end, _inside_quotation(ent[0]))
+            for ent in doc.ents
+            if (ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS
+        ]
+        doc.user_data[_PEOPLE] = found
+    return found
 
 
 def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
@@ -432,12 +451,17 @@ def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
     "A spokeswoman for the Ministry of Defence declined to give details." ->
     "A spokeswoman for the Ministry of Defence"
     """
-    person = None
-    for token in doc[:token_index]:
-        if token.dep_ == "nsubj" and token.tag_ == "NN" and token.lower_ in _ANONYMOUS_HEADS:
-            if token.lower_ not in _COLLECTIVE_HEADS and not _inside_quotation(token):
-                person = _subject_span(token)
-    return person
+    found = doc.user_data.get(_UNNAMED)
+    if found is None:
+        found = [
+            t.i
+            for t in doc
+            if t.dep_ == "nsubj" and t.tag_ == "NN" and t.lower_ in _ANONYMOUS_HEADS
+            and t.lower_ not in _COLLECTIVE_HEADS and not _inside_quotation(t)
+        ]
+        doc.user_data[_UNNAMED] = found
+    before = [i for i in found if i < token_index]
+    return _subject_span(doc[before[-1]]) if before else None
 
 
 def _inside_quotation(token: Token) -> bool:

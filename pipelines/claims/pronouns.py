@@ -46,6 +46,10 @@ _FEMALE_NAMES = frozenset(
 )
 
 
+_SPEAKERS = "claimstream_speakers"
+_GENDERS = "claimstream_genders"
+
+
 def gender_of_pronoun(pronoun: Token) -> str | None:
     return {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f"}.get(pronoun.lower_)
 
@@ -74,12 +78,16 @@ def resolve(pronoun: Token, candidates: list[Span], speakers: set[int]) -> Span 
 
 
 def speaker_tokens(doc: Doc, end: int) -> set[int]:
-    """The indices of subjects of cue verbs in ``doc[:end]``."""
-    return {
-        t.i
-        for t in doc[:end]
-        if t.dep_ == "nsubj" and cues.is_cue_verb(t.head.lower_) and t.head.pos_ in ("VERB", "AUX")
-    }
+    """The indices of subjects of cue verbs in ``doc[:end]`` (found once per article)."""
+    found = doc.user_data.get(_SPEAKERS)
+    if found is None:
+        found = [
+            t.i
+            for t in doc
+            if t.dep_ == "nsubj" and t.head.pos_ in ("VERB", "AUX") and cues.is_cue_verb(t.head.lower_)
+        ]
+        doc.user_data[_SPEAKERS] = found
+    return {i for i in found if i < end}
 
 
 def _is_subject(mention: Span) -> bool:
@@ -118,7 +126,7 @@ def _own_gender(mention: Span) -> str | None:
 
 def _genders(doc: Doc) -> dict[str, str]:
     """Surname -> gender, from the full names and titles of the whole article (once per doc)."""
-    cached = doc.user_data.get("claimstream_genders")
+    cached = doc.user_data.get(_GENDERS)
     if cached is None:
         cached = {}
         for ent in doc.ents:
@@ -126,5 +134,5 @@ def _genders(doc: Doc) -> dict[str, str]:
                 gender = _own_gender(ent)
                 if gender:
                     cached.setdefault(ent[-1].lower_, gender)
-        doc.user_data["claimstream_genders"] = cached
+        doc.user_data[_GENDERS] = cached
     return cached
