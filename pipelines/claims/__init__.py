@@ -38,7 +38,11 @@ def find_claims(
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
     quoted = quotation_flags(sentences)
     found = [attributions(span, doc) if span is not None else [] for span in spans]
-    mains = [main_attribution(f) for f in found]
+    # In a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs.
+    mains = [
+        main_attribution([a for a in f if not (is_quoted and a.cue_kind == "STANCE")])
+        for f, is_quoted in zip(found, quoted, strict=True)
+    ]
     spread_over_quotations(mains, quoted, sentences)
 
     result = []

@@ -32,7 +32,10 @@ CUE_VERBS = frozenset(
 _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 _PRONOUNS = frozenset({"he", "she", "him", "her", "they", "it", "we", "i", "you"})
 #: Subjects that name no one: the speaker inside a quotation, questions, demonstratives.
-_SKIPPED_SUBJECTS = frozenset({"we", "i", "you", "who", "what", "that", "this", "which", "there"})
+_SKIPPED_SUBJECTS = frozenset(
+    {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
+)
+_REFUSALS = frozenset("decline declined declines declining refuse refused refuses refusing".split())
 #: The dependencies of what a cue introduces: a clause, an infinitive, a quotation.
 _CLAUSE_DEPS = frozenset({"ccomp", "xcomp", "parataxis"})
 #: Head nouns of an unnamed source: people named by role, not by name.
@@ -169,6 +172,8 @@ def _cue_kind(token: Token) -> CueKind | None:
     """
     if token.pos_ not in ("VERB", "AUX"):
         return None
+    if token.dep_ == "xcomp" and token.head.lower_ in _REFUSALS:
+        return None  # "declined to comment" says nothing
     kind = cues.kind_of(token.lower_)
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
     if kind == "reporting":
