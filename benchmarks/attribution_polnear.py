@@ -32,6 +32,7 @@ Definitions:
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
 import re
 import sys
@@ -177,102 +178,31 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.cache / f"{args.split}-{len(items)}.spacy"
     pairs = parse_all(items, spacy_nlp, cache)
 
-    counts = collections.Counter()
-    kinds = collections.defaultdict(collections.Counter)
-    errors = collections.Counter()
-    examples = collections.defaultdict(list)
+    tally = Tally(args.show)
     elapsed = 0.0
-    sentence_total = claim_total = 0
-
-    for (name, raw, relations), (article, doc) in zip(items, pairs, strict=True):
+    for (_, raw, relations), (article, doc) in zip(items, pairs, strict=True):
         started = time.perf_counter()
         sentences = [s.__dict__ for s in sentences_of(doc, article.paragraphs)]
         found = claims.find_claims(doc, sentences, article.article_id, scorer)
         elapsed += time.perf_counter() - started
-        sentence_total += len(sentences)
-        claim_total += len(found)
-        mapping = offset_map(raw, article.text)
-        starts = [s["start"] for s in sentences]
-        by_sentence = {c["sentence"]: c for c in found}
-
-        def sentence_of(offset: int) -> int | None:
-            at = mapping[min(offset, len(mapping) - 1)]
-            index = None
-            for i, start in enumerate(starts):
-                if start <= at:
-                    index = i
-            return index
-
-        named_before = []  # (offset, name) of named gold sources, for pronoun antecedents
-        for r in sorted(relations, key=lambda r: r["source"][1] if r.get("source") else 10**9):
-            if r.get("source") and norm(r["source"][3]) not in PRONOUNS | OTHER_PRONOUNS:
-                named_before.append((r["source"][1], r["source"][3]))
-
-        gold_by_sentence = collections.defaultdict(list)
-        for r in relations:
-            source = r.get("source")
-            if source is None:
-                continue
-            text = source[3]
-            key = norm(text)
-            if key in OTHER_PRONOUNS or not key:
-                continue
-            pronoun = key in PRONOUNS
-            gold_name = text
-            if pronoun:
-                before = [n for o, n in named_before if o < source[1]]
-                if not before:
-                    continue
-                gold_name = before[-1]
-            index = sentence_of(r["content"][1])
-            if index is None:
-                continue
-            gold_by_sentence[index].append((gold_name, pronoun, r))
-
-        for index, golds in gold_by_sentence.items():
-            claim = by_sentence.get(index)
-            attributions = claim.get("attributions", []) if claim else []
-            main = claim.get("speaker") if claim else None
-            if claim is not None and not attributions and main:
-                attributions = [{"speaker": main}]
-            for attribution in attributions:
-                counts["output"] += 1
-                if any(any(same(n, g) for n in names(attribution)) for g, _, _ in golds):
-                    counts["output right"] += 1
-                else:
-                    errors[output_error(attribution, golds)] += 1
-            if main:
-                counts["main output"] += 1
-                counts["main output right"] += any(same(main, g) for g, _, _ in golds)
-            for gold_name, pronoun, r in golds:
-                group = "pronoun" if pronoun else "named"
-                hit_main = same(main, gold_name)
-                hit_any = hit_main or any(any(same(n, gold_name) for n in names(a)) for a in attributions)
-                counts[f"{group} gold"] += 1
-                counts[f"{group} main"] += hit_main
-                counts[f"{group} any"] += hit_any
-                if not pronoun:
-                    kind = cue_kind(r["cue"][3])
-                    kinds[kind]["gold"] += 1
-                    kinds[kind]["any"] += hit_any
-                if not hit_any:
-                    error = miss_error(attributions, golds, pronoun)
-                    errors[error] += 1
-                    if len(examples[error]) < args.show:
-                        examples[error].append(
-                            f"{sentences[index]['text'][:160]!r}\n      gold {r['source'][3]!r}"
-                            f" ({gold_name!r}) cue {r['cue'][3]!r}; got {[names(a) for a in attributions]}"
-                        )
+        tally.sentences += len(sentences)
+        tally.claims += len(found)
+        tally.add(sentences, found, gold_by_sentence(raw, article.text, sentences, relations))
+    counts, kinds, errors, examples = tally.counts, tally.kinds, tally.errors, tally.examples
+    sentence_total, claim_total = tally.sentences, tally.claims
 
     def ratio(a: str, b: str) -> str:
         return f"{counts[a] / counts[b]:.3f} ({counts[a]}/{counts[b]})" if counts[b] else "n/a"
 
-    print(f"PolNeAR {args.split}: {len(items)} articles, {counts['named gold']} attributions with a named source")
+    named = counts["named gold"]
+    print(f"PolNeAR {args.split}: {len(items)} articles, {named} attributions with a named source")
     print(f"  recall main {ratio('named main', 'named gold')}  any {ratio('named any', 'named gold')}")
-    print(f"  precision main {ratio('main output right', 'main output')}  all {ratio('output right', 'output')}")
+    precision = ratio("main output right", "main output"), ratio("output right", "output")
+    print(f"  precision main {precision[0]}  all {precision[1]}")
     print(f"  pronoun sources (he/she/they/it) right: main {ratio('pronoun main', 'pronoun gold')}"
           f"  any {ratio('pronoun any', 'pronoun gold')}")
-    print(f"  claims {claim_total} of {sentence_total} sentences ({claim_total / max(sentence_total, 1):.0%});"
+    share = claim_total / max(sentence_total, 1)
+    print(f"  claims {claim_total} of {sentence_total} sentences ({share:.0%});"
           f" claims stage {1000 * elapsed / max(len(items), 1):.2f} ms/article")
     print("  recall (any) per cue kind:")
     for kind, c in sorted(kinds.items(), key=lambda kv: -kv[1]["gold"]):
@@ -283,6 +213,91 @@ def main(argv: list[str] | None = None) -> int:
         for example in examples.get(error, []):
             print("      " + example)
     return 0
+
+
+def gold_by_sentence(raw: str, text: str, sentences: list[dict], relations: list[dict]) -> dict:
+    """Sentence index -> [(gold name, source is a pronoun, relation)] of one article."""
+    mapping = offset_map(raw, text)
+    starts = [s["start"] for s in sentences]
+    named_before = sorted(
+        (r["source"][1], r["source"][3])
+        for r in relations
+        if r.get("source") and norm(r["source"][3]) not in PRONOUNS | OTHER_PRONOUNS
+    )
+    result = collections.defaultdict(list)
+    for r in relations:
+        source = r.get("source")
+        key = norm(source[3]) if source else ""
+        if not key or key in OTHER_PRONOUNS:
+            continue
+        pronoun = key in PRONOUNS
+        gold_name = source[3]
+        if pronoun:
+            before = [n for o, n in named_before if o < source[1]]
+            if not before:
+                continue  # no antecedent to resolve against
+            gold_name = before[-1]
+        at = mapping[min(r["content"][1], len(mapping) - 1)]
+        index = bisect.bisect_right(starts, at) - 1
+        if index >= 0:
+            result[index].append((gold_name, pronoun, r))
+    return result
+
+
+class Tally:
+    """The counts of a run, article by article."""
+
+    def __init__(self, show: int) -> None:
+        self.show = show
+        self.counts = collections.Counter()
+        self.kinds = collections.defaultdict(collections.Counter)
+        self.errors = collections.Counter()
+        self.examples = collections.defaultdict(list)
+        self.sentences = self.claims = 0
+
+    def example(self, error: str, text: str) -> None:
+        self.errors[error] += 1
+        if len(self.examples[error]) < self.show:
+            self.examples[error].append(text)
+
+    def add(self, sentences: list[dict], found: list[dict], golds_by_sentence: dict) -> None:
+        by_sentence = {c["sentence"]: c for c in found}
+        counts = self.counts
+        for index, golds in golds_by_sentence.items():
+            claim = by_sentence.get(index)
+            attributions = claim.get("attributions", []) if claim else []
+            main = claim.get("speaker") if claim else None
+            if claim is not None and not attributions and main:
+                attributions = [{"speaker": main}]
+            text = sentences[index]["text"][:160]
+            wanted = [g for g, _, _ in golds]
+            for attribution in attributions:
+                counts["output"] += 1
+                if any(any(same(n, g) for n in names(attribution)) for g in wanted):
+                    counts["output right"] += 1
+                else:
+                    got = names(attribution) + [(attribution.get("cue") or {}).get("text")]
+                    self.example(output_error(attribution), f"{text!r}\n      got {got}; gold {wanted}")
+            if main:
+                counts["main output"] += 1
+                counts["main output right"] += any(same(main, g) for g in wanted)
+            for gold_name, pronoun, r in golds:
+                group = "pronoun" if pronoun else "named"
+                hit_main = same(main, gold_name)
+                hit_any = hit_main or any(any(same(n, gold_name) for n in names(a)) for a in attributions)
+                counts[f"{group} gold"] += 1
+                counts[f"{group} main"] += hit_main
+                counts[f"{group} any"] += hit_any
+                if not pronoun:
+                    kind = cue_kind(r["cue"][3])
+                    self.kinds[kind]["gold"] += 1
+                    self.kinds[kind]["any"] += hit_any
+                if not hit_any:
+                    self.example(
+                        miss_error(attributions, golds, pronoun),
+                        f"{text!r}\n      gold {r['source'][3]!r} ({gold_name!r}) cue {r['cue'][3]!r};"
+                        f" got {[names(a) for a in attributions]}",
+                    )
 
 
 def miss_error(attributions: list[dict], golds: list, pronoun: bool) -> str:
@@ -298,7 +313,7 @@ def miss_error(attributions: list[dict], golds: list, pronoun: bool) -> str:
     return "missed: other speaker"
 
 
-def output_error(attribution: dict, golds: list) -> str:
+def output_error(attribution: dict) -> str:
     """Why an attribution output matches no gold source of its sentence."""
     if any(is_fragment(n) for n in names(attribution)):
         return "wrong: fragment speaker"

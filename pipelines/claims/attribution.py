@@ -140,8 +140,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         found.append(_with_spans(_describe(phrase, ":", doc), phrase, mark, mark, span, "COLON"))
     for token in span:
         kind = _cue_kind(token)
-        if kind is None:
-            continue
+        if kind is None or _inside_quotation(token):
+            continue  # a cue inside a quotation is the quoted speaker's words
         subject = _speaking_subject(token)
         if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
             continue
@@ -154,10 +154,25 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         else:
             phrase = _subject_span(subject)
             attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
-        if attribution.speaker is None:
-            continue
+        if attribution.speaker is None or (subject.lower_ in _PRONOUNS and attribution.speaker == subject.text):
+            continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
-    return found
+    return [a for a in found if not _nested(a, found)]
+
+
+def _nested(attribution: Attribution, found: Sequence[Attribution]) -> bool:
+    """Whether a cue other than a verb of saying lies in the content of another attribution.
+
+    "The Daily News suggested the attacks highlight the threat": what the attacks
+    "highlight" is the Daily News's claim, not the attacks'.
+    """
+    if attribution.cue_kind != "REPORTING" or cues.kind_of(attribution.cue or "") == "reporting":
+        return False
+    start, _ = attribution.cue_span
+    return any(
+        other is not attribution and other.content[0] <= start < other.content[1] and other.cue_span != other.content
+        for other in found
+    )
 
 
 def _cue_kind(token: Token) -> CueKind | None:
@@ -275,7 +290,7 @@ def _governing_speaker(subject: Token, doc: Doc) -> Attribution | None:
         above = next((c for c in verb.children if c.dep_ == "nsubj"), None)
         if above is not None and above.lower_ not in _PRONOUNS and cues.is_cue_verb(verb.lower_):
             named = _describe(_subject_span(above), "", doc)
-            return named if named.speaker_type == "PERSON" else None
+            return named if named.speaker_type != "ORGANIZATION" else None
     return None
 
 
@@ -475,7 +490,13 @@ def _inside_quotation(token: Token) -> bool:
     The people a speaker talks about are not the speaker: '"A typical family is ...," he said.'
     """
     before = token.doc[token.sent.start : token.i].text
-    return sum(before.count(q) for q in '"\u201c\u201d') % 2 == 1
+    inside = False
+    for i, char in enumerate(before):
+        if char == "\u201c" or (char == '"' and (i == 0 or before[i - 1] in " ([\u2014\u2013-:")):
+            inside = True  # an opening quote: curly, or straight after a space
+        elif char in '"\u201d':
+            inside = False  # '... come due," he said': the quotation closes before "he"
+    return inside
 
 
 def _without_title(entity: Span) -> str:

@@ -59,7 +59,7 @@ _NEED_CLAUSE = """call ask show find point signal indicate charge attack questio
 #: Beliefs and intentions an object completes: "Obama wants a deal", "Democrats fear a loss".
 _OBJECT_VERBS = """want fear oppose support favor favour prefer doubt""".split()
 #: Forms of "be": "the problem is that ..." attributes nothing.
-COPULAS = frozenset("be is are was were been being 's 're".split())
+COPULAS = frozenset("be is are was were been being 's 're \u2019s \u2019re".split())
 
 
 def _forms(base: str) -> list[str]:
