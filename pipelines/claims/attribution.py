@@ -116,9 +116,22 @@ def attribute(span: Span, doc: Doc) -> Attribution:
 
 
 def main_attribution(found: Sequence[Attribution]) -> Attribution:
-    """The first reporting attribution (the one the sentence is told by), else the first one."""
-    reporting = [a for a in found if a.cue_kind != "STANCE"]
-    return (reporting or list(found) or [Attribution()])[0]
+    """The attribution the sentence is told by: the first outermost reporting one, else the first.
+
+    "..., the airline agreed to a 6% pay rise, the union said." -> the union: its
+    content holds the airline's cue.
+    """
+    outer = [a for a in found if not any(_holds(other, a) for other in found)]
+    reporting = [a for a in outer if a.cue_kind != "STANCE"]
+    return (reporting or outer or list(found) or [Attribution()])[0]
+
+
+def _holds(outer: Attribution, inner: Attribution) -> bool:
+    """Whether ``inner``'s cue lies in the clause ``outer`` introduces."""
+    if outer is inner or outer.content is None or inner.cue_span is None or outer.cue_span is None:
+        return False
+    start, end = outer.content
+    return start <= inner.cue_span[0] < end and not start <= outer.cue_span[0] < end
 
 
 def attributions(span: Span, doc: Doc) -> list[Attribution]:
@@ -143,6 +156,11 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
         subject = _speaking_subject(token)
+        if subject is None and kind == "REPORTING":
+            name = _adjacent_name(token)
+            if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
+                found.append(_with_spans(_describe(name, token.text, doc), name, token, token, span, kind))
+            continue
         if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
             continue
         if subject.lower_ in ("they", "it"):
@@ -160,6 +178,21 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
     return [a for a in found if not _nested(a, found)]
 
 
+def _adjacent_name(verb: Token) -> Span | None:
+    """The person or organization named right before a verb of saying, or right after it."""
+    doc = verb.doc
+    for token in (doc[verb.i - 1] if verb.i > 0 else None, doc[verb.i + 1] if verb.i + 1 < len(doc) else None):
+        if token is None or token.ent_type_ not in ("PERSON", "ORG") or not token.is_title:
+            continue
+        start, end = token.i, token.i + 1
+        while start > 0 and doc[start].ent_iob_ == "I":
+            start -= 1
+        while end < len(doc) and doc[end].ent_iob_ == "I":
+            end += 1
+        return doc[start:end]
+    return None
+
+
 def _nested(attribution: Attribution, found: Sequence[Attribution]) -> bool:
     """Whether a cue other than a verb of saying lies in the content of another attribution.
 
@@ -168,11 +201,7 @@ def _nested(attribution: Attribution, found: Sequence[Attribution]) -> bool:
     """
     if attribution.cue_kind != "REPORTING" or cues.kind_of(attribution.cue or "") == "reporting":
         return False
-    start, _ = attribution.cue_span
-    return any(
-        other is not attribution and other.content[0] <= start < other.content[1] and other.cue_span != other.content
-        for other in found
-    )
+    return any(_holds(other, attribution) for other in found)
 
 
 def _cue_kind(token: Token) -> CueKind | None:
@@ -191,8 +220,9 @@ def _cue_kind(token: Token) -> CueKind | None:
         return None  # "declined to comment" says nothing
     kind = cues.kind_of(token.lower_)
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
+    said = clause or any(c.dep_ in ("dobj", "prep", "oprd") for c in token.children)
     if kind == "reporting":
-        return "REPORTING" if clause or not cues.needs_clause(token.lower_) else None
+        return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
     if kind == "stance":
         if clause or (cues.takes_object(token.lower_) and any(c.dep_ == "dobj" for c in token.children)):
             return "STANCE"
@@ -492,10 +522,10 @@ def _inside_quotation(token: Token) -> bool:
     before = token.doc[token.sent.start : token.i].text
     inside = False
     for i, char in enumerate(before):
-        if char == "\u201c" or (char == '"' and (i == 0 or before[i - 1] in " ([\u2014\u2013-:")):
-            inside = True  # an opening quote: curly, or straight after a space
-        elif char in '"\u201d':
-            inside = False  # '... come due," he said': the quotation closes before "he"
+        if char in '"\u201c' and (i == 0 or before[i - 1] in " ([\u2014\u2013-:"):
+            inside = True  # an opening quote stands after a space
+        elif char in '"\u201c\u201d':
+            inside = False  # a closing one stands after a word: 'due," he said', 'here,\u201c said'
     return inside
 
 

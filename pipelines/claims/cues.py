@@ -20,13 +20,15 @@ REPORTING = """say tell add note write announce claim state report explain confi
     conclude find show indicate signal tout praise criticize criticise slam blast attack
     dismiss reject decry lament mock label call brand characterize characterise
     acknowledge assure caution tell inform notify agree disagree announce proclaim
-    cite quote concede confess mention suggest recount recommend demand propose""".split()
+    cite quote concede confess mention suggest recount recommend demand propose endorse thank
+    denounce condemn discuss speak express offer applaud welcome defend highlight
+    challenge ridicule request plead lobby campaign push accuse""".split()
 
 #: Verbs of belief, intention and stance.
 STANCE = """believe think fear worry hope expect plan want intend wish feel consider doubt
     suspect assume know understand see view regard seek aim prefer favor favour support
     oppose need decide choose refuse threaten try hint imply guess figure reckon suppose
-    insist""".split()
+    insist back like love hate dislike trust distrust""".split()
 
 #: Irregular forms, by base form.
 _IRREGULAR = {
@@ -43,6 +45,7 @@ _IRREGULAR = {
     "choose": "chooses chose chosen choosing",
     "show": "shows showed shown showing",
     "forecast": "forecasts forecast forecasting",
+    "speak": "speaks spoke spoken speaking",
 }
 
 #: Nouns that carry a statement: "in a statement", "X issued a statement saying".
@@ -55,9 +58,12 @@ NOUNS = frozenset(
 #: Reporting verbs that mean something else without a clause: "Trump called the meeting".
 _NEED_CLAUSE = """call ask show find point signal indicate charge attack question cite quote mention
     repeat agree disagree counter conclude praise slam blast dismiss reject label brand tout
-    answer post inform notify recommend demand propose promise vow pledge urge""".split()
+    answer post inform notify recommend demand propose promise vow pledge urge endorse thank
+    denounce condemn discuss speak express offer applaud welcome defend highlight challenge
+    request plead lobby campaign push""".split()
 #: Beliefs and intentions an object completes: "Obama wants a deal", "Democrats fear a loss".
-_OBJECT_VERBS = """want fear oppose support favor favour prefer doubt""".split()
+_OBJECT_VERBS = """want fear oppose support favor favour prefer doubt back like love hate dislike
+    trust distrust""".split()
 #: Forms of "be": "the problem is that ..." attributes nothing.
 COPULAS = frozenset("be is are was were been being 's 're \u2019s \u2019re".split())
 

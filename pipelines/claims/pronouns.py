@@ -12,6 +12,8 @@ not the speaker.
 
 from __future__ import annotations
 
+import bisect
+
 from spacy.tokens import Doc, Span, Token
 
 from pipelines.claims import cues
@@ -47,6 +49,7 @@ _FEMALE_NAMES = frozenset(
 
 
 _SPEAKERS = "claimstream_speakers"
+_SENTENCE_STARTS = "claimstream_sentence_starts"
 _GENDERS = "claimstream_genders"
 
 
@@ -69,8 +72,6 @@ def resolve(pronoun: Token, candidates: list[Span], speakers: set[int]) -> Span 
         if want and got and got != want:
             continue
         distance = _sentences_between(pronoun.doc, mention.start, here)
-        if distance > 6:
-            break
         score = distance - (1.5 if mention.root.i in speakers else 0.5 if _is_subject(mention) else 0.0)
         if best_score is None or score < best_score:
             best, best_score = mention, score
@@ -95,14 +96,11 @@ def _is_subject(mention: Span) -> bool:
 
 
 def _sentences_between(doc: Doc, start: int, sentence_start: int) -> int:
-    if start >= sentence_start:
-        return 0
-    count, token = 1, doc[start]
-    end = token.sent.end
-    while end < sentence_start:
-        count += 1
-        end = doc[end].sent.end
-    return count
+    """How many sentence breaks lie between token ``start`` and the sentence at ``sentence_start``."""
+    starts = doc.user_data.get(_SENTENCE_STARTS)
+    if starts is None:
+        starts = doc.user_data[_SENTENCE_STARTS] = [s.start for s in doc.sents]
+    return bisect.bisect_right(starts, sentence_start) - bisect.bisect_right(starts, start)
 
 
 def _gender_of(mention: Span, genders: dict[str, str]) -> str | None:
