@@ -237,11 +237,17 @@ def gold_by_sentence(raw: str, text: str, sentences: list[dict], relations: list
             if not before:
                 continue  # no antecedent to resolve against
             gold_name = before[-1]
-        at = mapping[min(r["content"][1], len(mapping) - 1)]
+        at = mapping[min(first_word(raw, r["content"][1]), len(mapping) - 1)]
         index = bisect.bisect_right(starts, at) - 1
         if index >= 0:
             result[index].append((gold_name, pronoun, r))
     return result
+
+
+def first_word(raw: str, start: int) -> int:
+    """The offset of the first letter or digit from ``start``: a Content may start with its quote marks."""
+    match = re.compile(r"\w").search(raw, start)
+    return match.start() if match else start
 
 
 class Tally:

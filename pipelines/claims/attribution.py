@@ -519,7 +519,7 @@ def _inside_quotation(token: Token) -> bool:
 
     The people a speaker talks about are not the speaker: '"A typical family is ...," he said.'
     """
-    before = token.doc[token.sent.start : token.i].text
+    before = token.doc[token.sent.start : token.i].text.replace("''", '"')
     inside = False
     for i, char in enumerate(before):
         if char in '"\u201c' and (i == 0 or before[i - 1] in " ([\u2014\u2013-:"):

@@ -25,7 +25,7 @@ def quotation_flags(sentences: Sequence[dict]) -> list[bool]:
     for s in sentences:
         if s["paragraph"] != paragraph:
             paragraph, open_quote = s["paragraph"], False
-        text = s["text"]
+        text = s["text"].replace("''", '"')  # the New York Times' ''quote marks''
         inside = open_quote
         for i, char in enumerate(text):
             if char == '"':
@@ -95,7 +95,7 @@ def spread_over_quotations(
 def _continues_quote(text: str) -> bool:
     """A sentence whose quotation is still open at its end."""
     depth = 0
-    for char in text:
+    for char in text.replace("''", '"'):
         if char in "\u201c\u201e\u00ab":
             depth += 1
         elif char in "\u201d\u00bb":
