@@ -35,6 +35,8 @@ _PRONOUNS = frozenset({"he", "she", "him", "her", "they", "it", "we", "i", "you"
 _SKIPPED_SUBJECTS = frozenset(
     {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
 )
+#: What a verb of saying is about: "called for", "spoke about", not "spoke in Iowa".
+_TOPIC_PREPOSITIONS = frozenset({"for", "against", "about", "of", "to", "with"})
 _REFUSALS = frozenset("decline declined declines declining refuse refused refuses refusing".split())
 #: The dependencies of what a cue introduces: a clause, an infinitive, a quotation.
 _CLAUSE_DEPS = frozenset({"ccomp", "xcomp", "parataxis"})
@@ -220,7 +222,9 @@ def _cue_kind(token: Token) -> CueKind | None:
         return None  # "declined to comment" says nothing
     kind = cues.kind_of(token.lower_)
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
-    said = clause or any(c.dep_ in ("dobj", "prep", "oprd") for c in token.children)
+    said = clause or any(
+        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) for c in token.children
+    )
     if kind == "reporting":
         return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
     if kind == "stance":
@@ -450,6 +454,10 @@ def _appositive_name(head: Token) -> tuple[str, str] | None:
         if child.dep_ != "appos" or child.pos_ != "PROPN" or child.i < head.i:
             continue
         if head.doc[child.left_edge.i - 1].text != ",":
+            if head.lower_ in _TITLES | _ANONYMOUS_HEADS and child.ent_type_ == "PERSON":
+                entity = next((e for e in _entities(head.doc[child.left_edge.i : child.i + 1])), None)
+                if entity is not None and len(entity) > 1:  # "Clinton's spokesman Brian Fallon"
+                    return _without_title(entity), "PERSON"
             continue  # "the regulator Ofgem": the name is part of the phrase
         entity = next((e for e in head.doc.ents if e.start <= child.i < e.end), None)
         if entity is None:

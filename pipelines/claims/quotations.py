@@ -85,11 +85,18 @@ def spread_over_quotations(
         ):
             j += 1
         speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)
+        if speaker is None and j + 1 < len(quoted) and _tags_the_quotation(sentences[j], sentences[j + 1]):
+            speaker = attributions[j + 1] if attributions[j + 1].speaker else None
         if speaker is not None:
             for k in range(i, j + 1):
                 if attributions[k].speaker is None:
                     attributions[k] = speaker
         i = j + 1
+
+
+def _tags_the_quotation(quotation: dict, after: dict) -> bool:
+    """Whether ``after`` is the speech tag of the quotation before it: '"Who are they?" Trump said.'"""
+    return after["paragraph"] == quotation["paragraph"] and (len(after["text"]) < 80 or after["text"][:1].islower())
 
 
 def _continues_quote(text: str) -> bool:
