@@ -174,7 +174,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         else:
             phrase = _subject_span(subject)
             attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
-        if attribution.speaker is None or (subject.lower_ in _PRONOUNS and attribution.speaker == subject.text):
+        unresolved = subject.lower_ in _PRONOUNS and attribution.speaker == subject.text
+        if attribution.speaker is None or unresolved:
             continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
     return [a for a in found if not _nested(a, found)]
@@ -183,7 +184,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
 def _adjacent_name(verb: Token) -> Span | None:
     """The person or organization named right before a verb of saying, or right after it."""
     doc = verb.doc
-    for token in (doc[verb.i - 1] if verb.i > 0 else None, doc[verb.i + 1] if verb.i + 1 < len(doc) else None):
+    for i in (verb.i - 1, verb.i + 1):
+        token = doc[i] if 0 <= i < len(doc) else None
         if token is None or token.ent_type_ not in ("PERSON", "ORG") or not token.is_title:
             continue
         start, end = token.i, token.i + 1
@@ -223,7 +225,8 @@ def _cue_kind(token: Token) -> CueKind | None:
     kind = cues.kind_of(token.lower_)
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
     said = clause or any(
-        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) for c in token.children
+        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS)
+        for c in token.children
     )
     if kind == "reporting":
         return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
@@ -233,7 +236,8 @@ def _cue_kind(token: Token) -> CueKind | None:
         return None
     if token.lower_ in cues.COPULAS:
         return None
-    if any(c.dep_ == "ccomp" and any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in token.children):
+    clauses = (c for c in token.children if c.dep_ == "ccomp")
+    if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
 
@@ -428,8 +432,11 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
 
 
 def _entities(phrase: Span) -> list[Span]:
-    """The named entities inside ``phrase``, from its tokens: ``Span.ents`` rebuilds every entity of the doc."""
-    found, start = [], None
+    """The named entities inside ``phrase``, from its tokens.
+
+    ``Span.ents`` would rebuild every entity of the doc, on every call.
+    """
+    found, start, label = [], None, ""
     for token in [*phrase, None]:
         if start is not None and (token is None or token.ent_iob_ != "I"):
             found.append(Span(phrase.doc, start, token.i if token is not None else phrase.end, label=label))
@@ -497,7 +504,8 @@ def _people(doc: Doc) -> list[tuple[int, int, bool]]:
         found = [
             (ent.start, ent.end, _inside_quotation(ent[0]))
             for ent in doc.ents
-            if (ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS
+            if (ent.label_ == "PERSON" and not _names_a_thing(ent))
+            or ent[0].lower_.rstrip(".") in _HONORIFICS
         ]
         doc.user_data[_PEOPLE] = found
     return found

@@ -96,7 +96,8 @@ def spread_over_quotations(
 
 def _tags_the_quotation(quotation: dict, after: dict) -> bool:
     """Whether ``after`` is the speech tag of the quotation before it: '"Who are they?" Trump said.'"""
-    return after["paragraph"] == quotation["paragraph"] and (len(after["text"]) < 80 or after["text"][:1].islower())
+    short = len(after["text"]) < 80 or after["text"][:1].islower()
+    return short and after["paragraph"] == quotation["paragraph"]
 
 
 def _continues_quote(text: str) -> bool:
