@@ -222,6 +222,8 @@ def _cue_kind(token: Token) -> CueKind | None:
         return None
     if token.dep_ == "xcomp" and token.head.lower_ in _REFUSALS:
         return None  # "declined to comment" says nothing
+    if token.dep_ == "relcl" and token.lower_ not in CUE_VERBS:
+        return None  # "A worker at the plant, who asked not to be named, said"
     kind = cues.kind_of(token.lower_)
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
     said = clause or any(
@@ -236,7 +238,11 @@ def _cue_kind(token: Token) -> CueKind | None:
         return None
     if token.lower_ in cues.COPULAS:
         return None
-    clauses = (c for c in token.children if c.dep_ == "ccomp")
+    # A clause after the verb, and no cue itself: "X will investigate ..., the chair announced"
+    # parsed with "announced" under "investigate" is the chair's claim.
+    clauses = (
+        c for c in token.children if c.dep_ == "ccomp" and c.i > token.i and not cues.is_cue_verb(c.lower_)
+    )
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
