@@ -225,6 +225,9 @@ def _cue_kind(token: Token) -> CueKind | None:
     if token.dep_ == "relcl" and token.lower_ not in CUE_VERBS:
         return None  # "A worker at the plant, who asked not to be named, said"
     kind = cues.kind_of(token.lower_)
+    following = token.nbor(1) if token.i + 1 < len(token.doc) else token
+    if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
+        return "REPORTING"  # "Cruz continued:" introduces the quotation after it
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
     said = clause or any(
         c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS)
@@ -383,8 +386,10 @@ def _subject_span(head: Token) -> Span:
     for token in tokens:
         if token.i <= head.i:
             continue
-        if token.text in (",", "(", "\u2014", "\u2013", "-") or token.dep_ == "relcl":
+        if token.text in (",", "(", "\u2014", "\u2013") or token.dep_ == "relcl":
             break
+        if token.text == "-" and (token.whitespace_ or doc[token.i - 1].whitespace_):
+            break  # a dash, not the hyphen of "caucus-goers"
         if token.tag_ in ("WP", "WDT") or token.lower_ in ("who", "that", "which"):
             break  # "a woman who", "the American people who are": never a clause fragment
         if token.dep_ == "acl" and token.tag_ != "VBN":

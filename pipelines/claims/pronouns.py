@@ -72,7 +72,7 @@ def resolve(pronoun: Token, candidates: list[Span], speakers: set[int]) -> Span 
         if want and got and got != want:
             continue
         distance = _sentences_between(pronoun.doc, mention.start, here)
-        score = distance - (1.5 if mention.root.i in speakers else 0.5 if _is_subject(mention) else 0.0)
+        score = distance - (3.0 if mention.root.i in speakers else 0.5 if _is_subject(mention) else 0.0)
         if best_score is None or score < best_score:
             best, best_score = mention, score
     return best
