@@ -35,6 +35,8 @@ _PRONOUNS = frozenset({"he", "she", "him", "her", "they", "it", "we", "i", "you"
 _SKIPPED_SUBJECTS = frozenset(
     {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
 )
+#: Words before a colon that name no one: "Update: ...", "Photo: ...".
+_NOT_SOURCES = frozenset("update note photo video watch read editor related breaking exclusive".split())
 #: What a verb of saying is about: "called for", "spoke about", not "spoke in Iowa".
 _TOPIC_PREPOSITIONS = frozenset({"for", "against", "about", "of", "to", "with"})
 _REFUSALS = frozenset("decline declined declines declining refuse refused refuses refusing".split())
@@ -320,9 +322,13 @@ def _colon_source(span: Span) -> tuple[Span, Token] | None:
         return None
     comma = next((t.i for t in before if t.text == ","), before.end)
     name = span.doc[before.start : comma]
-    if not len(name) or not all(t.pos_ == "PROPN" or t.is_upper or t.is_punct for t in name):
+    if not len(name) or not all(t.pos_ == "PROPN" or t.is_upper or t.is_title or t.is_punct for t in name):
         return None
-    if len(name) == 1 and not name[0].ent_type_ and not name[0].is_upper:
+    after = colon.nbor(1) if colon.i + 1 < span.end else None
+    headline = after is not None and (after.is_title or after.is_quote)  # "Poll: Sanders Leads"
+    if len(name) == 1 and not (name[0].ent_type_ or name[0].is_upper or headline):
+        return None
+    if name[0].lower_ in _NOT_SOURCES:
         return None
     return name, colon
 
