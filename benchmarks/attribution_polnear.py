@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     print("  recall (any) per cue kind:")
     for kind, c in sorted(kinds.items(), key=lambda kv: -kv[1]["gold"]):
         print(f"    {kind:24} {c['any'] / c['gold']:.3f} ({c['any']}/{c['gold']})")
+    print("  precision (all) per cue kind output:")
+    for kind, c in sorted(tally.output_kinds.items(), key=lambda kv: -kv[1]["output"]):
+        print(f"    {kind:24} {c['right'] / c['output']:.3f} ({c['right']}/{c['output']})")
     print("  error classes:")
     for error, n in errors.most_common():
         print(f"    {error:40} {n}")
@@ -257,6 +260,7 @@ class Tally:
         self.show = show
         self.counts = collections.Counter()
         self.kinds = collections.defaultdict(collections.Counter)
+        self.output_kinds = collections.defaultdict(collections.Counter)
         self.errors = collections.Counter()
         self.examples = collections.defaultdict(list)
         self.sentences = self.claims = 0
@@ -279,8 +283,11 @@ class Tally:
             wanted = [g for g, _, _ in golds]
             for attribution in attributions:
                 counts["output"] += 1
+                kind = self.output_kinds[attribution.get("cue_kind", "REPORTING")]
+                kind["output"] += 1
                 if any(any(same(n, g) for n in names(attribution)) for g in wanted):
                     counts["output right"] += 1
+                    kind["right"] += 1
                 else:
                     got = names(attribution) + [(attribution.get("cue") or {}).get("text")]
                     self.example(output_error(attribution), f"{text!r}\n      got {got}; gold {wanted}")

@@ -241,7 +241,7 @@ def _cue_kind(token: Token) -> CueKind | None:
         if clause or (cues.takes_object(token.lower_) and any(c.dep_ == "dobj" for c in token.children)):
             return "STANCE"
         return None
-    if token.lower_ in cues.COPULAS:
+    if token.lower_ in cues.COPULAS or token.lower_ in cues.LIGHT_VERBS:
         return None
     # A clause after the verb, and no cue itself: "X will investigate ..., the chair announced"
     # parsed with "announced" under "investigate" is the chair's claim.

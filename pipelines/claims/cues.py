@@ -15,7 +15,7 @@ from __future__ import annotations
 REPORTING = """say tell add note write announce claim state report explain confirm reveal
     reply respond answer declare insist argue warn deny accuse allege admit acknowledge
     tweet post testify recall comment remark stress emphasize emphasise assert contend
-    maintain predict estimate suggest describe disclose concede complain charge counter
+    maintain predict estimate suggest describe disclose concede complain charge
     quip joke boast vow promise pledge urge ask question repeat reiterate observe point
     conclude find show indicate signal tout praise criticize criticise slam blast attack
     dismiss reject decry lament mock label call brand characterize characterise
@@ -26,9 +26,9 @@ REPORTING = """say tell add note write announce claim state report explain confi
 
 #: Verbs of belief, intention and stance.
 STANCE = """believe think fear worry hope expect plan want intend wish feel consider doubt
-    suspect assume know understand see view regard seek aim prefer favor favour support
-    oppose need decide choose refuse threaten try hint imply guess figure reckon suppose
-    insist back like love hate dislike trust distrust""".split()
+    suspect assume understand see view regard seek aim prefer favor favour support
+    oppose decide choose refuse threaten try hint imply guess figure reckon suppose
+    insist back love hate dislike trust distrust""".split()
 
 #: Irregular forms, by base form.
 _IRREGULAR = {
@@ -36,10 +36,9 @@ _IRREGULAR = {
     "tell": "tells told telling",
     "write": "writes wrote written writing",
     "think": "thinks thought thinking",
-    "know": "knows knew known knowing",
     "understand": "understands understood understanding",
     "see": "sees saw seen seeing",
-    "find": "finds found finding",
+    "find": "found",  # "voters find it hard": the present is rarely a cue
     "feel": "feels felt feeling",
     "seek": "seeks sought seeking",
     "choose": "chooses chose chosen choosing",
@@ -57,14 +56,16 @@ NOUNS = frozenset(
 
 #: Reporting verbs that mean something else without a clause: "Trump called the meeting".
 _NEED_CLAUSE = """call ask show find point signal indicate charge attack question cite quote mention
-    repeat agree disagree counter conclude praise slam blast dismiss reject label brand tout
+    repeat agree disagree  conclude praise slam blast dismiss reject label brand tout
     answer post inform notify recommend demand propose promise vow pledge urge endorse thank
     denounce condemn discuss speak express offer applaud welcome defend highlight challenge
     request plead lobby campaign push""".split()
 #: Beliefs and intentions an object completes: "Obama wants a deal", "Democrats fear a loss".
-_OBJECT_VERBS = """want fear oppose support favor favour prefer doubt back like love hate dislike
+_OBJECT_VERBS = """want fear oppose support favor favour prefer doubt back love hate dislike
     trust distrust""".split()
 #: Forms of "be": "the problem is that ..." attributes nothing.
+#: Light verbs: "make sure that", "let me say that" attribute nothing of their own.
+LIGHT_VERBS = frozenset("make makes made making let lets have has had get gets got see sees saw help".split())
 COPULAS = frozenset("be is are was were been being 's 're \u2019s \u2019re".split())
 
 
