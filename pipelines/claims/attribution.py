@@ -160,6 +160,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
         subject = _speaking_subject(token)
+        if subject is not None and _is_dateline(subject, span):
+            subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
         if subject is None and kind == "REPORTING":
             name = _adjacent_name(token)
             if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
@@ -181,6 +183,12 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
     return [a for a in found if not _nested(a, found)]
+
+
+def _is_dateline(subject: Token, sentence: Span) -> bool:
+    """A place in capitals opening the sentence: "LONDON (Reuters) - ..."."""
+    capitals = subject.is_upper and len(subject) > 1 and subject.ent_type_ != "PERSON"
+    return capitals and subject.i == sentence.start
 
 
 def _adjacent_name(verb: Token) -> Span | None:
@@ -388,11 +396,16 @@ def _subject_span(head: Token) -> Span:
     doc = head.doc
     tokens = list(head.subtree)
     start = tokens[0].i
+    for token in tokens:
+        if token.i < head.i and token.text in ("\u2014", "\u2013", "-") and doc[start].is_upper:
+            start = token.i + 1  # a dateline: "WASHINGTON \u2014 Sen. Chuck Grassley"
     end = head.i + 1
+    # A relative clause starts at its left edge: "an FBI official she spoke to" is "an FBI official".
+    clauses = [c.left_edge.i for c in head.children if c.dep_ in ("relcl", "acl") and c.i > head.i]
     for token in tokens:
         if token.i <= head.i:
             continue
-        if token.text in (",", "(", "\u2014", "\u2013") or token.dep_ == "relcl":
+        if token.text in (",", "(", "\u2014", "\u2013") or token.dep_ == "relcl" or token.i in clauses:
             break
         if token.text == "-" and (token.whitespace_ or doc[token.i - 1].whitespace_):
             break  # a dash, not the hyphen of "caucus-goers"
