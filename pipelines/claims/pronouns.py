@@ -49,6 +49,7 @@ _FEMALE_NAMES = frozenset(
 
 
 _SPEAKERS = "claimstream_speakers"
+_RESOLVED = "claimstream_resolved"
 _SENTENCE_STARTS = "claimstream_sentence_starts"
 _GENDERS = "claimstream_genders"
 
@@ -61,20 +62,27 @@ def resolve(pronoun: Token, candidates: list[Span], speakers: set[int]) -> Span 
     """The candidate "he"/"she" stands for, or None.
 
     ``candidates`` are the person mentions before the pronoun, in text order;
-    ``speakers`` the token indices of the subjects of cue verbs.
+    ``speakers`` the token indices of the subjects of cue verbs. A pronoun
+    resolved earlier counts as a mention of its person where it stands: "Trump
+    said ... . He added that Clinton ... . He noted" is Trump twice.
     """
+    doc = pronoun.doc
     want = gender_of_pronoun(pronoun)
-    genders = _genders(pronoun.doc)
+    genders = _genders(doc)
     here = pronoun.sent.start
+    resolved = doc.user_data.setdefault(_RESOLVED, {})
+    earlier = [(i, doc[start:end]) for i, (start, end) in resolved.items() if i < pronoun.i]
     best, best_score = None, None
-    for mention in reversed(candidates):
+    for at, mention in sorted([(m.root.i, m) for m in candidates] + earlier, key=lambda pair: pair[0]):
         got = _gender_of(mention, genders)
         if want and got and got != want:
             continue
-        distance = _sentences_between(pronoun.doc, mention.start, here)
-        score = distance - (3.0 if mention.root.i in speakers else 0.5 if _is_subject(mention) else 0.0)
-        if best_score is None or score < best_score:
+        distance = _sentences_between(doc, at, here)
+        score = distance - (3.0 if at in speakers else 0.5 if _is_subject(doc[at : at + 1]) else 0.0)
+        if best_score is None or score <= best_score:
             best, best_score = mention, score
+    if best is not None:
+        resolved[pronoun.i] = (best.start, best.end)
     return best
 
 
