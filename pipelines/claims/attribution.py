@@ -364,15 +364,16 @@ def _group_antecedent(pronoun: Token, doc: Doc) -> Span | None:
     for _ in range(2):
         if first > 0:
             first = doc[first - 1].sent.start
-    for token in reversed(doc[first : pronoun.i]):
-        if _inside_quotation(token) or token.dep_ not in ("nsubj", "nsubjpass", "pobj", "dobj", "poss"):
-            continue
-        if token.ent_type_ in ("ORG", "NORP") or token.lower_ in _INSTITUTIONS:
-            if pronoun.lower_ == "it" and token.tag_ in ("NNS", "NNPS"):
+    for roles in (("nsubj",), ("nsubjpass", "pobj", "dobj", "poss")):  # a subject first
+        for token in reversed(doc[first : pronoun.i]):
+            if token.dep_ not in roles or _inside_quotation(token):
                 continue
-            return _subject_span(token)
-        if pronoun.lower_ == "they" and token.tag_ == "NNS" and token.lower_ in _ANONYMOUS_HEADS:
-            return _subject_span(token)
+            if token.ent_type_ in ("ORG", "NORP") or token.lower_ in _INSTITUTIONS:
+                if pronoun.lower_ == "it" and token.tag_ in ("NNS", "NNPS"):
+                    continue
+                return _subject_span(token)
+            if pronoun.lower_ == "they" and token.tag_ == "NNS" and token.lower_ in _ANONYMOUS_HEADS:
+                return _subject_span(token)
     return None
 
 
