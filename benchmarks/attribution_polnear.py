@@ -26,7 +26,8 @@ Definitions:
   (said, told, wrote, added, ...), according to, belief-intention-stance
   (fear, believe, plan, want, argue, deny, ...), noun cue (statement,
   interview, ...), other.
-- ms/article: the claims stage only (spaCy's parse is cached in ``--cache``).
+- ms/article: CPU time of the claims stage only (check-worthiness and attribution;
+  spaCy's parse is cached in ``--cache``).
 """
 
 from __future__ import annotations
@@ -181,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     tally = Tally(args.show)
     elapsed = 0.0
     for (_, raw, relations), (article, doc) in zip(items, pairs, strict=True):
-        started = time.perf_counter()
+        started = time.process_time()
         sentences = [s.__dict__ for s in sentences_of(doc, article.paragraphs)]
         found = claims.find_claims(doc, sentences, article.article_id, scorer)
-        elapsed += time.perf_counter() - started
+        elapsed += time.process_time() - started
         tally.sentences += len(sentences)
         tally.claims += len(found)
         tally.add(sentences, found, gold_by_sentence(raw, article.text, sentences, relations))

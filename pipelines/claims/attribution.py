@@ -89,6 +89,7 @@ _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
 #: Keys of what is found once per article in ``Doc.user_data``: plain tuples, never spans.
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
+_QUOTED = "claimstream_quoted"
 
 
 CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
@@ -296,8 +297,8 @@ def _content_of(verb: Token, sentence: Span) -> tuple[int, int]:
     clause = next((c for c in verb.children if c.dep_ in _CLAUSE_DEPS), None)
     if clause is None:
         return sentence.start_char, sentence.end_char
-    tokens = list(clause.subtree)
-    return tokens[0].idx, tokens[-1].idx + len(tokens[-1])
+    last = clause.right_edge
+    return clause.left_edge.idx, last.idx + len(last)
 
 
 def _with_spans(
@@ -565,15 +566,34 @@ def _inside_quotation(token: Token) -> bool:
     """Whether a quotation opened before ``token`` in its sentence is still open.
 
     The people a speaker talks about are not the speaker: '"A typical family is ...," he said.'
+    Found for every token of the doc at once, the first time it is asked.
     """
-    before = token.doc[token.sent.start : token.i].text.replace("''", '"')
-    inside = False
-    for i, char in enumerate(before):
-        if char in '"\u201c' and (i == 0 or before[i - 1] in " ([\u2014\u2013-:"):
-            inside = True  # an opening quote stands after a space
-        elif char in '"\u201c\u201d':
-            inside = False  # a closing one stands after a word: 'due," he said', 'here,\u201c said'
-    return inside
+    flags = token.doc.user_data.get(_QUOTED)
+    if flags is None:
+        flags = token.doc.user_data[_QUOTED] = _quotation_flags(token.doc)
+    return flags[token.i]
+
+
+def _quotation_flags(doc: Doc) -> list[bool]:
+    """Per token: inside a quotation opened earlier in its sentence.
+
+    An opening quote stands after a space ('"We', '\u201cWe', "''We"); a closing one
+    after a word ('due," he said', 'here,\u201c said').
+    """
+    flags = [False] * len(doc)
+    for sentence in doc.sents:
+        text = sentence.text.replace("''", '" ')  # the New York Times' ''quote marks''
+        inside, start, position = False, sentence.start_char, 0
+        for token in sentence:
+            for i in range(position, token.idx - start):
+                char = text[i]
+                if char in '"\u201c' and (i == 0 or text[i - 1] in " ([\u2014\u2013-:"):
+                    inside = True
+                elif char in '"\u201c\u201d':
+                    inside = False
+            position = max(position, token.idx - start)
+            flags[token.i] = inside
+    return flags
 
 
 def _without_title(entity: Span) -> str:
