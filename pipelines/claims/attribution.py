@@ -10,6 +10,7 @@ introduced.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -90,6 +91,7 @@ _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
+_QUOTE_MARKS = re.compile("[\"\u201c\u201d]")
 
 
 CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
@@ -574,6 +576,10 @@ def _inside_quotation(token: Token) -> bool:
     return flags[token.i]
 
 
+def _opens_quotation(text: str, i: int) -> bool:
+    return i == 0 or text[i - 1] in " ([\u2014\u2013-:"
+
+
 def _quotation_flags(doc: Doc) -> list[bool]:
     """Per token: inside a quotation opened earlier in its sentence.
 
@@ -583,15 +589,14 @@ def _quotation_flags(doc: Doc) -> list[bool]:
     flags = [False] * len(doc)
     for sentence in doc.sents:
         text = sentence.text.replace("''", '" ')  # the New York Times' ''quote marks''
-        inside, start, position = False, sentence.start_char, 0
+        marks = [(m.start(), _opens_quotation(text, m.start())) for m in _QUOTE_MARKS.finditer(text)]
+        if not marks:
+            continue
+        inside, start, next_mark = False, sentence.start_char, 0
         for token in sentence:
-            for i in range(position, token.idx - start):
-                char = text[i]
-                if char in '"\u201c' and (i == 0 or text[i - 1] in " ([\u2014\u2013-:"):
-                    inside = True
-                elif char in '"\u201c\u201d':
-                    inside = False
-            position = max(position, token.idx - start)
+            while next_mark < len(marks) and marks[next_mark][0] < token.idx - start:
+                inside = marks[next_mark][1]
+                next_mark += 1
             flags[token.i] = inside
     return flags
 
