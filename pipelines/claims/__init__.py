@@ -1,14 +1,17 @@
 """Claims: check-worthy sentences, and who makes them.
 
-A claim is a sentence that asserts something checkable or that is attributed to a
-speaker. Each gets:
+A claim is a sentence that asserts something checkable or that holds an
+attribution. Each gets:
 
 - ``score``: check-worthiness in 0..1 from the trained model (:mod:`pipelines.claims.checkworthiness`);
   a sentence at or above the model's threshold is a claim even without a speaker;
-- ``speaker`` / ``speaker_type`` / ``cue``: from the dependency parse: the subject
-  of a reporting verb ("A senior US official confirmed ..."), its inverted form
-  ("..., said Ms Hewitt."), or "According to X, ...". "he"/"she" resolve to the
-  most recent person named before them in the article;
+- ``attributions``: every source, cue and content of the sentence, from the
+  dependency parse (:mod:`pipelines.claims.attribution`): verbs of saying ("A
+  senior US official confirmed ..."), of belief and intention ("Democrats fear
+  ..."), their inverted forms ("..., said Ms Hewitt."), "According to X, ...",
+  "Name: ..." lines; "he"/"she"/"it"/"they" resolved (:mod:`pipelines.claims.pronouns`);
+- ``speaker`` / ``speaker_type`` / ``cue``: the main attribution, the outermost
+  verb of saying;
 - ``quoted``: the claim is (part of) a direct quotation. A quotation that runs
   over several sentences keeps the speaker named at its start or end.
 """
