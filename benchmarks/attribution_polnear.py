@@ -15,8 +15,10 @@ Definitions:
   nearest named Source annotated before the pronoun in the article.
 - found: a claim on the sentence that holds the gold Content's start carries an
   attribution whose speaker (or source as written) matches the gold Source. Two
-  names match when their last words are the same (a possessive "'s" and a
-  leading "the" aside) or one is inside the other. *main* counts only the
+  names match when their last words are the same (a possessive "'s", a
+  parenthesis and a leading "the" aside) or one is inside the other; each
+  comma-separated part of the gold Source counts ("Alan Abramowitz, a
+  demographer" is matched by "Abramowitz"). *main* counts only the
   claim's main ``speaker``; *any* counts all of its ``attributions``.
 - precision: of the attributions output on sentences that hold any gold
   attribution, the share whose speaker matches a gold Source of that sentence
@@ -107,6 +109,12 @@ def offset_map(raw: str, text: str) -> list[int]:
 
 
 def norm(name: str) -> str:
+    """A name without a parenthesis, a possessive, quote marks or "the".
+
+    >>> norm("Sen. John Cornyn (R-Texas)"), norm("the NYPD's")
+    ('sen john cornyn', 'nypd')
+    """
+    name = re.sub(r"\([^)]*\)", " ", name)
     name = re.sub(r"['\u2019]s\b", "", name.lower())
     name = re.sub(r"[^\w\s-]", " ", name)
     words = [w for w in name.split() if w not in ("the", "a", "an")]
@@ -114,12 +122,22 @@ def norm(name: str) -> str:
 
 
 def same(predicted: str | None, gold: str | None) -> bool:
+    """Whether two names match: the same last word, or one inside the other.
+
+    A gold source's appositives count on their own: "Alan Abramowitz, a demographer"
+    is matched by "Alan Abramowitz".
+
+    >>> same("Abramowitz", "Alan Abramowitz, a demographer at Emory"), same("Trump", "Clinton")
+    (True, False)
+    """
     if not predicted or not gold:
         return False
-    p, g = norm(predicted), norm(gold)
-    if not p or not g:
-        return False
-    return p.split()[-1] == g.split()[-1] or f" {p} " in f" {g} " or f" {g} " in f" {p} "
+    p = norm(predicted)
+    for part in [gold, *gold.split(",")]:
+        g = norm(part)
+        if p and g and (p.split()[-1] == g.split()[-1] or f" {p} " in f" {g} " or f" {g} " in f" {p} "):
+            return True
+    return False
 
 
 def cue_kind(cue: str) -> str:

@@ -285,6 +285,8 @@ def _speaking_subject(verb: Token) -> Token | None:
             verb_ = verb_.head
         elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and verb_.head.lower_ in cues.NOUNS:
             verb_ = verb_.head.head  # "X issued a statement saying ..."
+        elif verb_.dep_ == "pcomp" and verb_.head.dep_ == "prep" and verb_.head.head.pos_ in ("VERB", "AUX"):
+            verb_ = verb_.head.head  # "Bolton distanced himself from it by saying ..."
         else:
             return None
     if subject is not None and subject.tag_ in ("WP", "WDT") and verb_.dep_ == "relcl":
@@ -398,7 +400,8 @@ def _subject_span(head: Token) -> Span:
     split off as a second subject is joined back ("the network builder Openreach Rural").
     """
     doc = head.doc
-    tokens = list(head.subtree)
+    tokens = [t for t in head.subtree if not (t.i < head.i and t.is_punct and t.i == t.left_edge.i)]
+    tokens = tokens or [head]
     start = tokens[0].i
     for token in tokens:
         if token.i < head.i and token.text in ("\u2014", "\u2013", "-") and doc[start].is_upper:
