@@ -214,9 +214,10 @@ def _nested(attribution: Attribution, found: Sequence[Attribution]) -> bool:
     """Whether a cue other than a verb of saying lies in the content of another attribution.
 
     "The Daily News suggested the attacks highlight the threat": what the attacks
-    "highlight" is the Daily News's claim, not the attacks'.
+    "highlight" is the Daily News's claim, not the attacks'; so is a belief in
+    "X said voters believe ...".
     """
-    if attribution.cue_kind != "REPORTING" or cues.kind_of(attribution.cue or "") == "reporting":
+    if cues.kind_of(attribution.cue or "") == "reporting":
         return False
     return any(_holds(other, attribution) for other in found)
 
