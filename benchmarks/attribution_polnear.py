@@ -88,19 +88,22 @@ def articles(root: Path, split: str) -> list[tuple[str, str, list[dict]]]:
 
 
 def offset_map(raw: str, text: str) -> list[int]:
-    """For each index of ``raw``, the index of ``text`` it became (white space collapsed)."""
-    mapping, j = [], 0
-    for char in raw:
-        if j < len(text) and char == text[j]:
-            mapping.append(j)
-            j += 1
-        elif j < len(text) and char.isspace() and text[j].isspace():
+    """For each index of ``raw``, the index of ``text`` it became (white space collapsed).
+
+    The headline, which the parser keeps out of ``text``, maps to -1.
+
+    >>> offset_map("Title\\n\\nA  b.", "A b.")
+    [-1, -1, -1, -1, -1, -1, -1, 0, 1, 1, 2, 3, 4]
+    """
+    start = re.search(r"\s+".join(map(re.escape, text[:40].split())), raw)
+    body = start.start() if start else 0
+    mapping, j = [-1] * body, 0
+    for char in raw[body:]:
+        if j < len(text) and (char == text[j] or (char.isspace() and text[j].isspace())):
             mapping.append(j)
             j += 1
         else:
             mapping.append(max(j - 1, 0) if char.isspace() else j)
-        if j < len(text) and text[j].isspace() and not char.isspace() and j and (len(mapping) < len(raw)):
-            pass
     mapping.append(len(text))
     return mapping
 
