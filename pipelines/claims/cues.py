@@ -22,7 +22,8 @@ REPORTING = """say tell add note write announce claim state report explain confi
     acknowledge assure caution tell inform notify agree disagree announce proclaim
     cite quote concede confess mention suggest recount recommend demand propose endorse thank
     denounce condemn discuss speak express offer applaud welcome defend highlight
-    challenge ridicule request plead lobby campaign push accuse""".split()
+    challenge ridicule request plead lobby campaign push accuse vote talk refer apologize
+    apologise""".split()
 
 #: Verbs of belief, intention and stance.
 STANCE = """believe think fear worry hope expect plan want intend wish feel consider doubt
@@ -59,7 +60,7 @@ _NEED_CLAUSE = """call ask show find point signal indicate charge attack questio
     repeat agree disagree  conclude praise slam blast dismiss reject label brand tout
     answer post inform notify recommend demand propose promise vow pledge urge endorse thank
     denounce condemn discuss speak express offer applaud welcome defend highlight challenge
-    request plead lobby campaign push""".split()
+    request plead lobby campaign push vote talk refer apologize apologise""".split()
 #: Beliefs and intentions an object completes: "Obama wants a deal", "Democrats fear a loss".
 _OBJECT_VERBS = """want fear oppose support favor favour prefer doubt back love hate dislike
     trust distrust""".split()
