@@ -22,6 +22,9 @@ from typing import Any, Literal
 import pipelines
 
 SpeakerType = Literal["PERSON", "ORGANIZATION", "ANONYMOUS", "NONE"]
+#: What ties a source to its content: a reporting verb (said), a belief, intention or
+#: stance verb (fears, plans), "according to", a noun (a statement), a "Name:" line.
+CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
 Stage = Literal["source", "parse", "nlp"]
 #: Why a message became a dead letter: stable values for downstream filters.
 ErrorType = Literal["too_large", "empty", "binary", "bad_json", "no_text", "parser_error", "nlp_error"]
@@ -146,6 +149,57 @@ class Entity:
 
 
 @dataclasses.dataclass(frozen=True)
+class TextSpan:
+    """Words of the article text and where they are: ``text == article.text[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Offsets:
+    start: int
+    end: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Attribution:
+    """Who said, thought or intends what: "In a letter, Warren called for ..." ->
+    source "Warren", cue "called for", content the rest.
+
+    ``source`` is the mention as written (a pronoun stays "he"); ``speaker`` is
+    whom it names (the resolved name or description).
+    """
+
+    source: TextSpan | None
+    speaker: str | None
+    speaker_type: SpeakerType
+    cue: TextSpan
+    content: Offsets
+    cue_kind: CueKind = "REPORTING"
+
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> Attribution:
+        """From its Avro dict.
+
+        >>> Attribution.of({"source": {"text": "he", "start": 0, "end": 2}, "speaker": "Ann Lee",
+        ...     "speaker_type": "PERSON", "cue": {"text": "said", "start": 3, "end": 7},
+        ...     "content": {"start": 8, "end": 20}}).source.text
+        'he'
+        """
+        source = fields.get("source")
+        return cls(
+            source=TextSpan(**source) if source else None,
+            speaker=fields["speaker"],
+            speaker_type=fields["speaker_type"],
+            cue=TextSpan(**fields["cue"]),
+            content=Offsets(**fields["content"]),
+            cue_kind=fields.get("cue_kind", "REPORTING"),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class Claim:
     claim_id: str  # <article_id>:<sentence index>
     sentence: int
@@ -157,6 +211,14 @@ class Claim:
     speaker_type: SpeakerType = "NONE"
     cue: str | None = None
     quoted: bool = False
+    #: Every attribution on the sentence; ``speaker``/``speaker_type``/``cue`` repeat the main one.
+    attributions: tuple[Attribution, ...] = ()
+
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> Claim:
+        """From its Avro dict (one written before attributions existed has none)."""
+        found = tuple(Attribution.of(a) for a in fields.get("attributions", ()))
+        return cls(**{k: v for k, v in fields.items() if k != "attributions"}, attributions=found)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,7 +319,7 @@ def from_avro(kind: Kind, record: dict[str, Any]) -> Output:
         encoding=record.get("encoding", "utf-8"),
         sentences=tuple(Sentence(**s) for s in record["sentences"]),
         entities=tuple(Entity(**e) for e in record["entities"]),
-        claims=tuple(Claim(**c) for c in record["claims"]),
+        claims=tuple(Claim.of(c) for c in record["claims"]),
         model=record["model"],
         processed_at=record["processed_at"],
         pipeline_version=record["pipeline_version"],

@@ -1,26 +1,30 @@
 """Claims: check-worthy sentences, and who makes them.
 
-A claim is a sentence that asserts something checkable or that is attributed to a
-speaker. Each gets:
+A claim is a sentence that asserts something checkable or that holds an
+attribution. Each gets:
 
 - ``score``: check-worthiness in 0..1 from the trained model (:mod:`pipelines.claims.checkworthiness`);
   a sentence at or above the model's threshold is a claim even without a speaker;
-- ``speaker`` / ``speaker_type`` / ``cue``: from the dependency parse: the subject
-  of a reporting verb ("A senior US official confirmed ..."), its inverted form
-  ("..., said Ms Hewitt."), or "According to X, ...". "he"/"she" resolve to the
-  most recent person named before them in the article;
+- ``attributions``: every source, cue and content of the sentence, from the
+  dependency parse (:mod:`pipelines.claims.attribution`): verbs of saying ("A
+  senior US official confirmed ..."), of belief and intention ("Democrats fear
+  ..."), their inverted forms ("..., said Ms Hewitt."), "According to X, ...",
+  "Name: ..." lines; "he"/"she"/"it"/"they" resolved (:mod:`pipelines.claims.pronouns`);
+- ``speaker`` / ``speaker_type`` / ``cue``: the main attribution, the outermost
+  verb of saying;
 - ``quoted``: the claim is (part of) a direct quotation. A quotation that runs
   over several sentences keeps the speaker named at its start or end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from spacy.tokens import Doc
 
 from pipelines.claims import checkworthiness
-from pipelines.claims.attribution import Attribution, attribute
+from pipelines.claims.attribution import Attribution, attributions, main_attribution
 from pipelines.claims.checkworthiness import CheckWorthinessModel
 from pipelines.claims.quotations import quotation_flags, spread_over_quotations
 
@@ -36,16 +40,24 @@ def find_claims(
     model = model or checkworthiness.load_model()
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
     quoted = quotation_flags(sentences)
-    attributions = [attribute(span, doc) if span is not None else Attribution() for span in spans]
-    spread_over_quotations(attributions, quoted, sentences)
+    found = [attributions(span, doc) if span is not None else [] for span in spans]
+    # In a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs.
+    mains = [
+        main_attribution([a for a in f if not (is_quoted and a.cue_kind == "STANCE")])
+        for f, is_quoted in zip(found, quoted, strict=True)
+    ]
+    spread_over_quotations(mains, quoted, sentences)
 
     result = []
-    for sentence, span, attribution, is_quoted in zip(sentences, spans, attributions, quoted, strict=True):
+    rows = zip(sentences, spans, mains, found, quoted, strict=True)
+    for sentence, span, attribution, own, is_quoted in rows:
         if span is None:
             continue
         score = round(model.score(sentence["text"]), 4)
         if score < model.threshold and attribution.speaker is None:
             continue
+        if not own and attribution.speaker is not None:  # a quotation run's speaker
+            own = [dataclasses.replace(attribution, content=(sentence["start"], sentence["end"]))]
         result.append(
             {
                 "claim_id": f"{article_id}:{sentence['index']}",
@@ -58,6 +70,22 @@ def find_claims(
                 "speaker_type": attribution.speaker_type,
                 "cue": attribution.cue,
                 "quoted": is_quoted,
+                "attributions": [_as_dict(a) for a in own],
             }
         )
     return result
+
+
+def _as_dict(attribution: Attribution) -> dict:
+    """One attribution as the fields of ``records.Attribution``."""
+    source = attribution.source
+    cue_start, cue_end = attribution.cue_span or (0, 0)
+    content_start, content_end = attribution.content or (0, 0)
+    return {
+        "source": {"text": source[0], "start": source[1], "end": source[2]} if source else None,
+        "speaker": attribution.speaker,
+        "speaker_type": attribution.speaker_type,
+        "cue": {"text": attribution.cue or "", "start": cue_start, "end": cue_end},
+        "cue_kind": attribution.cue_kind,
+        "content": {"start": content_start, "end": content_end},
+    }

@@ -10,8 +10,13 @@ introduced.
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Sequence
+from typing import Literal
 
 from spacy.tokens import Doc, Span, Token
+
+from pipelines.claims import cues, pronouns
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -26,7 +31,18 @@ CUE_VERBS = frozenset(
     disclose disclosed discloses""".split()
 )
 _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
-_GROUP_PRONOUNS = frozenset({"they", "it", "we", "i", "you"})
+_PRONOUNS = frozenset({"he", "she", "him", "her", "they", "it", "we", "i", "you"})
+#: Subjects that name no one: the speaker inside a quotation, questions, demonstratives.
+_SKIPPED_SUBJECTS = frozenset(
+    {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
+)
+#: Words before a colon that name no one: "Update: ...", "Photo: ...".
+_NOT_SOURCES = frozenset("update note photo video watch read editor related breaking exclusive".split())
+#: What a verb of saying is about: "called for", "spoke about", not "spoke in Iowa".
+_TOPIC_PREPOSITIONS = frozenset({"for", "against", "about", "of", "to", "with"})
+_REFUSALS = frozenset("decline declined declines declining refuse refused refuses refusing".split())
+#: The dependencies of what a cue introduces: a clause, an infinitive, a quotation.
+_CLAUSE_DEPS = frozenset({"ccomp", "xcomp", "parataxis"})
 #: Head nouns of an unnamed source: people named by role, not by name.
 _ANONYMOUS_HEADS = frozenset(
     """official officials source sources spokesman spokeswoman spokesperson aide aides
@@ -71,51 +87,309 @@ _TITLES = frozenset(
     archbishop ambassador editor chair""".split()
 )
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
+#: Keys of what is found once per article in ``Doc.user_data``: plain tuples, never spans.
+_PEOPLE = "claimstream_people"
+_UNNAMED = "claimstream_unnamed"
+_QUOTED = "claimstream_quoted"
+_QUOTE_MARKS = re.compile("[\"\u201c\u201d]")
 
 
-@dataclasses.dataclass
+CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
+
+
+@dataclasses.dataclass(frozen=True)
 class Attribution:
+    """Who (``source`` as written, ``speaker`` resolved) said or thought what (``content``).
+
+    Spans are (start, end) character offsets into the article text; ``source``
+    also holds the words as written.
+    """
+
     speaker: str | None = None
     speaker_type: str = "NONE"
     cue: str | None = None
+    cue_kind: CueKind = "REPORTING"
+    source: tuple[str, int, int] | None = None
+    cue_span: tuple[int, int] | None = None
+    content: tuple[int, int] | None = None
 
 
 # --- Rules ----------------------------------------------------------------------
 
 
 def attribute(span: Span, doc: Doc) -> Attribution:
-    """The speaker of one sentence ``span`` of ``doc``, or an empty :class:`Attribution`."""
+    """The main speaker of one sentence ``span`` of ``doc``, or an empty :class:`Attribution`."""
+    return main_attribution(attributions(span, doc))
+
+
+def main_attribution(found: Sequence[Attribution]) -> Attribution:
+    """The attribution the sentence is told by: the first outermost reporting one, else the first.
+
+    "..., the airline agreed to a 6% pay rise, the union said." -> the union: its
+    content holds the airline's cue.
+    """
+    outer = [a for a in found if not any(_holds(other, a) for other in found)]
+    reporting = [a for a in outer if a.cue_kind != "STANCE"]
+    return (reporting or outer or list(found) or [Attribution()])[0]
+
+
+def _holds(outer: Attribution, inner: Attribution) -> bool:
+    """Whether ``inner``'s cue lies in the clause ``outer`` introduces."""
+    if outer is inner or outer.content is None or inner.cue_span is None or outer.cue_span is None:
+        return False
+    start, end = outer.content
+    return start <= inner.cue_span[0] < end and not start <= outer.cue_span[0] < end
+
+
+def attributions(span: Span, doc: Doc) -> list[Attribution]:
+    """Every attribution of one sentence ``span``: "according to", cue verbs, "Name:" lines.
+
+    Several per sentence, in the order their cues come ("according to" first);
+    the same source is kept once per cue.
+    """
+    found = []
     according = _according_to(span)
     if according is not None:
-        return _describe(according, "according to", doc)
+        phrase, to = according
+        found.append(
+            _with_spans(_describe(phrase, "according to", doc), phrase, to.nbor(-1), to, span, "ACCORDING_TO")
+        )
+    colon = _colon_source(span)
+    if colon is not None:
+        phrase, mark = colon
+        found.append(_with_spans(_describe(phrase, ":", doc), phrase, mark, mark, span, "COLON"))
     for token in span:
-        if token.lower_ not in CUE_VERBS or token.pos_ not in ("VERB", "AUX"):
-            continue
+        kind = _cue_kind(token)
+        if kind is None or _inside_quotation(token):
+            continue  # a cue inside a quotation is the quoted speaker's words
         subject = _speaking_subject(token)
-        if subject is None or subject.lower_ in _GROUP_PRONOUNS:
+        if subject is not None and _is_dateline(subject, span):
+            subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
+        if subject is None and kind == "REPORTING":
+            name = _adjacent_name(token)
+            if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
+                found.append(_with_spans(_describe(name, token.text, doc), name, token, token, span, kind))
             continue
-        return _describe(_subject_span(subject), token.text, doc)
-    return Attribution()
+        if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
+            continue
+        if subject.lower_ in ("they", "it"):
+            phrase = _group_antecedent(subject, doc)
+            if phrase is None:
+                continue
+            attribution = _describe(phrase, token.text, doc)
+            phrase = doc[subject.i : subject.i + 1]
+        else:
+            phrase = _subject_span(subject)
+            attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
+        unresolved = subject.lower_ in _PRONOUNS and attribution.speaker == subject.text
+        if attribution.speaker is None or unresolved:
+            continue  # no one, or a pronoun nothing before it resolves
+        found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
+    return [a for a in found if not _nested(a, found)]
+
+
+def _is_dateline(subject: Token, sentence: Span) -> bool:
+    """A place in capitals opening the sentence: "LONDON (Reuters) - ..."."""
+    capitals = subject.is_upper and len(subject) > 1 and subject.ent_type_ != "PERSON"
+    return capitals and subject.i == sentence.start
+
+
+def _adjacent_name(verb: Token) -> Span | None:
+    """The person or organization named right before a verb of saying, or right after it."""
+    doc = verb.doc
+    for i in (verb.i - 1, verb.i + 1):
+        token = doc[i] if 0 <= i < len(doc) else None
+        if token is None or token.ent_type_ not in ("PERSON", "ORG") or not token.is_title:
+            continue
+        start, end = token.i, token.i + 1
+        while start > 0 and doc[start].ent_iob_ == "I":
+            start -= 1
+        while end < len(doc) and doc[end].ent_iob_ == "I":
+            end += 1
+        return doc[start:end]
+    return None
+
+
+def _nested(attribution: Attribution, found: Sequence[Attribution]) -> bool:
+    """Whether a cue other than a verb of saying lies in the content of another attribution.
+
+    "The Daily News suggested the attacks highlight the threat": what the attacks
+    "highlight" is the Daily News's claim, not the attacks'; so is a belief in
+    "X said voters believe ...".
+    """
+    if cues.kind_of(attribution.cue or "") == "reporting":
+        return False
+    return any(_holds(other, attribution) for other in found)
+
+
+def _cue_kind(token: Token) -> CueKind | None:
+    """The kind of cue ``token`` is, if it is one.
+
+    A verb of saying is a cue on its own ("..., the bank said."); one that also
+    means something else needs a clause ("Trump called for ...", not "Trump called
+    the meeting"); so do beliefs and intentions ("Obama planned to veto ...", not
+    "Obama planned the trip"), but for "want", "fear", "oppose" an object will do.
+    Any other verb whose subject it gives a clause ("The Post has learned that
+    ...") is a reporting cue too.
+    """
+    if token.pos_ not in ("VERB", "AUX"):
+        return None
+    if token.dep_ == "xcomp" and token.head.lower_ in _REFUSALS:
+        return None  # "declined to comment" says nothing
+    if token.dep_ == "relcl" and token.lower_ not in CUE_VERBS:
+        return None  # "A worker at the plant, who asked not to be named, said"
+    kind = cues.kind_of(token.lower_)
+    following = token.nbor(1) if token.i + 1 < len(token.doc) else token
+    if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
+        return "REPORTING"  # "Cruz continued:" introduces the quotation after it
+    clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
+    said = clause or any(
+        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS)
+        for c in token.children
+    )
+    if kind == "reporting":
+        return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
+    if kind == "stance":
+        if clause or (cues.takes_object(token.lower_) and any(c.dep_ == "dobj" for c in token.children)):
+            return "STANCE"
+        return None
+    if token.lower_ in cues.COPULAS or token.lower_ in cues.LIGHT_VERBS:
+        return None
+    # A clause after the verb, and no cue itself: "X will investigate ..., the chair announced"
+    # parsed with "announced" under "investigate" is the chair's claim.
+    clauses = (
+        c for c in token.children if c.dep_ == "ccomp" and c.i > token.i and not cues.is_cue_verb(c.lower_)
+    )
+    if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
+        return "REPORTING"
+    return None
 
 
 def _speaking_subject(verb: Token) -> Token | None:
-    """The active subject of a reporting verb: in "they were accused" the subject is the target."""
-    subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
-    if subject is None and verb.dep_ == "conj":
-        # "Consumer groups welcomed the news but warned ...": the first verb's subject.
-        subject = next((c for c in verb.head.children if c.dep_ == "nsubj"), None)
-    if subject is not None and subject.tag_ in ("WP", "WDT") and verb.dep_ == "relcl":
-        subject = verb.head  # "sources who described ..." -> "sources"
+    """The active subject of a cue verb: in "they were accused" the subject is the target.
+
+    A verb without one takes it from the verb it hangs on: "X welcomed the news but
+    warned", "X issued a statement saying", "X wants to argue", "..., saying".
+    "by X" is the subject of a passive cue: "it was announced by X".
+    """
+    verb_ = verb
+    for _ in range(4):
+        subject = next((c for c in verb_.children if c.dep_ == "nsubj"), None)
+        if subject is not None:
+            break
+        agent = next((c for c in verb_.children if c.dep_ == "agent"), None)
+        if agent is not None:
+            return next((c for c in agent.children if c.dep_ == "pobj"), None)
+        if any(c.dep_ == "nsubjpass" for c in verb_.children):
+            return None
+        if verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
+            verb_ = verb_.head
+        elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and verb_.head.lower_ in cues.NOUNS:
+            verb_ = verb_.head.head  # "X issued a statement saying ..."
+        elif verb_.dep_ == "pcomp" and verb_.head.dep_ == "prep" and verb_.head.head.pos_ in ("VERB", "AUX"):
+            verb_ = verb_.head.head  # "Bolton distanced himself from it by saying ..."
+        else:
+            return None
+    if subject is not None and subject.tag_ in ("WP", "WDT") and verb_.dep_ == "relcl":
+        subject = verb_.head  # "sources who described ..." -> "sources"
+    if subject is not None and subject.lower_ == "that" and verb_.dep_ == "relcl":
+        subject = verb_.head
     return subject
 
 
-def _according_to(span: Span) -> Span | None:
+def _content_of(verb: Token, sentence: Span) -> tuple[int, int]:
+    """The clause a cue verb introduces, else its whole sentence."""
+    clause = next((c for c in verb.children if c.dep_ in _CLAUSE_DEPS), None)
+    if clause is None:
+        return sentence.start_char, sentence.end_char
+    last = clause.right_edge
+    return clause.left_edge.idx, last.idx + len(last)
+
+
+def _with_spans(
+    attribution: Attribution,
+    phrase: Span,
+    cue_first: Token,
+    cue_last: Token,
+    sentence: Span,
+    kind: CueKind,
+    content: tuple[int, int] | None = None,
+) -> Attribution:
+    return dataclasses.replace(
+        attribution,
+        cue_kind=kind,
+        source=(phrase.text, phrase.start_char, phrase.end_char),
+        cue_span=(cue_first.idx, cue_last.idx + len(cue_last)),
+        content=content or (sentence.start_char, sentence.end_char),
+    )
+
+
+def _colon_source(span: Span) -> tuple[Span, Token] | None:
+    """The speaker of a transcript line or a round-up: "MS. CLINTON: ...", "Name, Outlet: '...'"."""
+    colon = next((t for t in span[:12] if t.text == ":"), None)
+    if colon is None or colon.i == span.start:
+        return None
+    before = span.doc[span.start : colon.i]
+    if before[0].is_punct:
+        before = before[1:]
+    if not len(before) or any(t.pos_ in ("VERB", "AUX") and not t.is_upper for t in before):
+        return None
+    comma = next((t.i for t in before if t.text == ","), before.end)
+    name = span.doc[before.start : comma]
+    if not len(name) or not all(t.pos_ == "PROPN" or t.is_upper or t.is_title or t.is_punct for t in name):
+        return None
+    after = colon.nbor(1) if colon.i + 1 < span.end else None
+    headline = after is not None and (after.is_title or after.is_quote)  # "Poll: Sanders Leads"
+    if len(name) == 1 and not (name[0].ent_type_ or name[0].is_upper or headline):
+        return None
+    if name[0].lower_ in _NOT_SOURCES:
+        return None
+    return name, colon
+
+
+def _governing_speaker(subject: Token, doc: Doc) -> Attribution | None:
+    """What "he" stands for in "Trump said he would ...": the subject of the cue above it."""
+    if subject.lower_ not in _PERSON_PRONOUNS:
+        return None
+    verb = subject.head
+    while verb.dep_ in _CLAUSE_DEPS and verb.head is not verb:
+        verb = verb.head
+        above = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+        if above is not None and above.lower_ not in _PRONOUNS and cues.is_cue_verb(verb.lower_):
+            named = _describe(_subject_span(above), "", doc)
+            return named if named.speaker_type != "ORGANIZATION" else None
+    return None
+
+
+def _group_antecedent(pronoun: Token, doc: Doc) -> Span | None:
+    """What "it" or "they" stands for: the last organization (or, for "they", group) named before it.
+
+    Nothing inside a quotation, and nothing further back than two sentences.
+    """
+    first = doc[pronoun.sent.start].i
+    for _ in range(2):
+        if first > 0:
+            first = doc[first - 1].sent.start
+    for roles in (("nsubj",), ("nsubjpass", "pobj", "dobj", "poss")):  # a subject first
+        for token in reversed(doc[first : pronoun.i]):
+            if token.dep_ not in roles or _inside_quotation(token):
+                continue
+            if token.ent_type_ in ("ORG", "NORP") or token.lower_ in _INSTITUTIONS:
+                if pronoun.lower_ == "it" and token.tag_ in ("NNS", "NNPS"):
+                    continue
+                return _subject_span(token)
+            if pronoun.lower_ == "they" and token.tag_ == "NNS" and token.lower_ in _ANONYMOUS_HEADS:
+                return _subject_span(token)
+    return None
+
+
+def _according_to(span: Span) -> tuple[Span, Token] | None:
     for token in span[:-2]:
         if token.lower_ == "according" and token.nbor(1).lower_ == "to":
             to = token.nbor(1)
             objects = [c for c in to.children if c.dep_ == "pobj"]
             if objects:
-                return _subject_span(objects[0])
+                return _subject_span(objects[0]), to
     return None
 
 
@@ -127,14 +401,24 @@ def _subject_span(head: Token) -> Span:
     split off as a second subject is joined back ("the network builder Openreach Rural").
     """
     doc = head.doc
-    tokens = list(head.subtree)
+    tokens = [t for t in head.subtree if not (t.i < head.i and t.is_punct and t.i == t.left_edge.i)]
+    tokens = tokens or [head]
     start = tokens[0].i
+    for token in tokens:
+        if token.i < head.i and token.text in ("\u2014", "\u2013", "-") and doc[start].is_upper:
+            start = token.i + 1  # a dateline: "WASHINGTON \u2014 Sen. Chuck Grassley"
     end = head.i + 1
+    # A relative clause starts at its left edge: "an FBI official she spoke to" is "an FBI official".
+    clauses = [c.left_edge.i for c in head.children if c.dep_ in ("relcl", "acl") and c.i > head.i]
     for token in tokens:
         if token.i <= head.i:
             continue
-        if token.text in (",", "(", "\u2014", "\u2013", "-") or token.dep_ == "relcl":
+        if token.text in (",", "(", "\u2014", "\u2013") or token.dep_ == "relcl" or token.i in clauses:
             break
+        if token.text == "-" and (token.whitespace_ or doc[token.i - 1].whitespace_):
+            break  # a dash, not the hyphen of "caucus-goers"
+        if token.tag_ in ("WP", "WDT") or token.lower_ in ("who", "that", "which"):
+            break  # "a woman who", "the American people who are": never a clause fragment
         if token.dep_ == "acl" and token.tag_ != "VBN":
             break
         end = token.i + 1
@@ -154,16 +438,18 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
         if unnamed is not None and _last_person_before(doc, phrase.start, after=unnamed.end) is None:
             # "A government spokesman said ... he added": no one named since the spokesman.
             return Attribution(unnamed.text.strip(" ,"), "ANONYMOUS", cue)
-        named = _last_person_before(doc, phrase.start)
+        speakers = pronouns.speaker_tokens(doc, phrase.start)
+        named = pronouns.resolve(root, _person_mentions(doc, phrase.start), speakers)
         if named is not None:
-            return Attribution(named, "PERSON", cue)
+            return Attribution(_without_title(named), "PERSON", cue)
         return Attribution(phrase.text, "ANONYMOUS", cue)  # unresolved pronoun
     named = _appositive_name(root)
     if named is not None:  # "Its spokesman, Jan Weber, said", "The operator, Atlantic Lines,"
         return Attribution(*named, cue)
     text = phrase.text.strip(" ,")
-    people = [e for e in phrase.ents if e.label_ == "PERSON" and not _names_a_thing(e)]
-    labels = {e.label_ for e in phrase.ents}
+    entities = _entities(phrase)
+    people = [e for e in entities if e.label_ == "PERSON" and not _names_a_thing(e)]
+    labels = {e.label_ for e in entities}
     words = {t.lower_ for t in phrase}
     if root.lower_ in _ANONYMOUS_HEADS:
         kind = "ANONYMOUS"  # even where the model calls "Campaigners" a PERSON
@@ -183,6 +469,21 @@ def _describe(phrase: Span, cue: str, doc: Doc) -> Attribution:
     return Attribution(text, kind, cue)
 
 
+def _entities(phrase: Span) -> list[Span]:
+    """The named entities inside ``phrase``, from its tokens.
+
+    ``Span.ents`` would rebuild every entity of the doc, on every call.
+    """
+    found, start, label = [], None, ""
+    for token in [*phrase, None]:
+        if start is not None and (token is None or token.ent_iob_ != "I"):
+            found.append(Span(phrase.doc, start, token.i if token is not None else phrase.end, label=label))
+            start = None
+        if token is not None and token.ent_iob_ == "B":
+            start, label = token.i, token.ent_type_
+    return found
+
+
 def _names_a_thing(entity: Span) -> bool:
     """A "PERSON" the model found that is an institution: "the Daily Record", "the regulator Ofgem"."""
     first = entity[0]
@@ -198,6 +499,10 @@ def _appositive_name(head: Token) -> tuple[str, str] | None:
         if child.dep_ != "appos" or child.pos_ != "PROPN" or child.i < head.i:
             continue
         if head.doc[child.left_edge.i - 1].text != ",":
+            if head.lower_ in _TITLES | _ANONYMOUS_HEADS and child.ent_type_ == "PERSON":
+                entity = next((e for e in _entities(head.doc[child.left_edge.i : child.i + 1])), None)
+                if entity is not None and len(entity) > 1:  # "Clinton's spokesman Brian Fallon"
+                    return _without_title(entity), "PERSON"
             continue  # "the regulator Ofgem": the name is part of the phrase
         entity = next((e for e in head.doc.ents if e.start <= child.i < e.end), None)
         if entity is None:
@@ -218,15 +523,30 @@ def _names_a_company(entity: Span) -> bool:
 
 def _last_person_before(doc: Doc, token_index: int, after: int = 0) -> str | None:
     """The last person named in ``doc[after:token_index]``, without a title."""
-    person = None
-    for ent in doc.ents:
-        if ent.start >= token_index:
-            break
-        if ent.start < after:
-            continue
-        if (ent.label_ == "PERSON" and not _names_a_thing(ent)) or ent[0].lower_.rstrip(".") in _HONORIFICS:
-            person = _without_title(ent)  # "Ms Mills" is a person whatever the NER calls it
-    return person
+    found = [doc[i:j] for i, j, _ in _people(doc) if after <= i < token_index]
+    return _without_title(found[-1]) if found else None
+
+
+def _person_mentions(doc: Doc, token_index: int) -> list[Span]:
+    """The people named before ``token_index``, outside quotations, in text order."""
+    return [doc[i:j] for i, j, quoted in _people(doc) if i < token_index and not quoted]
+
+
+def _people(doc: Doc) -> list[tuple[int, int, bool]]:
+    """(start, end, inside a quotation) of every person named in ``doc``: found once per article.
+
+    "Ms Mills" is a person whatever the NER calls it.
+    """
+    found = doc.user_data.get(_PEOPLE)
+    if found is None:
+        found = [
+            (ent.start, ent.end, _inside_quotation(ent[0]))
+            for ent in doc.ents
+            if (ent.label_ == "PERSON" and not _names_a_thing(ent))
+            or ent[0].lower_.rstrip(".") in _HONORIFICS
+        ]
+        doc.user_data[_PEOPLE] = found
+    return found
 
 
 def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
@@ -235,21 +555,54 @@ def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
     "A spokeswoman for the Ministry of Defence declined to give details." ->
     "A spokeswoman for the Ministry of Defence"
     """
-    person = None
-    for token in doc[:token_index]:
-        if token.dep_ == "nsubj" and token.tag_ == "NN" and token.lower_ in _ANONYMOUS_HEADS:
-            if token.lower_ not in _COLLECTIVE_HEADS and not _inside_quotation(token):
-                person = _subject_span(token)
-    return person
+    found = doc.user_data.get(_UNNAMED)
+    if found is None:
+        found = [
+            t.i
+            for t in doc
+            if t.dep_ == "nsubj" and t.tag_ == "NN" and t.lower_ in _ANONYMOUS_HEADS
+            and t.lower_ not in _COLLECTIVE_HEADS and not _inside_quotation(t)
+        ]
+        doc.user_data[_UNNAMED] = found
+    before = [i for i in found if i < token_index]
+    return _subject_span(doc[before[-1]]) if before else None
 
 
 def _inside_quotation(token: Token) -> bool:
     """Whether a quotation opened before ``token`` in its sentence is still open.
 
     The people a speaker talks about are not the speaker: '"A typical family is ...," he said.'
+    Found for every token of the doc at once, the first time it is asked.
     """
-    before = token.doc[token.sent.start : token.i].text
-    return sum(before.count(q) for q in '"\u201c\u201d') % 2 == 1
+    flags = token.doc.user_data.get(_QUOTED)
+    if flags is None:
+        flags = token.doc.user_data[_QUOTED] = _quotation_flags(token.doc)
+    return flags[token.i]
+
+
+def _opens_quotation(text: str, i: int) -> bool:
+    return i == 0 or text[i - 1] in " ([\u2014\u2013-:"
+
+
+def _quotation_flags(doc: Doc) -> list[bool]:
+    """Per token: inside a quotation opened earlier in its sentence.
+
+    An opening quote stands after a space ('"We', '\u201cWe', "''We"); a closing one
+    after a word ('due," he said', 'here,\u201c said').
+    """
+    flags = [False] * len(doc)
+    for sentence in doc.sents:
+        text = sentence.text.replace("''", '" ')  # the New York Times' ''quote marks''
+        marks = [(m.start(), _opens_quotation(text, m.start())) for m in _QUOTE_MARKS.finditer(text)]
+        if not marks:
+            continue
+        inside, start, next_mark = False, sentence.start_char, 0
+        for token in sentence:
+            while next_mark < len(marks) and marks[next_mark][0] < token.idx - start:
+                inside = marks[next_mark][1]
+                next_mark += 1
+            flags[token.i] = inside
+    return flags
 
 
 def _without_title(entity: Span) -> str:

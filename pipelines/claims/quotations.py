@@ -25,7 +25,7 @@ def quotation_flags(sentences: Sequence[dict]) -> list[bool]:
     for s in sentences:
         if s["paragraph"] != paragraph:
             paragraph, open_quote = s["paragraph"], False
-        text = s["text"]
+        text = s["text"].replace("''", '"')  # the New York Times' ''quote marks''
         inside = open_quote
         for i, char in enumerate(text):
             if char == '"':
@@ -64,6 +64,11 @@ def spread_over_quotations(
     whose quotation is still open when the paragraph ends: "“A.” “B,” she said." and
     "“A,” said X. “B.”" both give A and B the same speaker.
     """
+    for i in range(len(sentences) - 1):
+        # "Cruz continued:" gives its speaker to the quotation that follows.
+        if sentences[i]["text"].rstrip().endswith(":") and attributions[i].speaker is not None:
+            if attributions[i + 1].speaker is None:
+                attributions[i + 1] = attributions[i]
     i = 0
     while i < len(quoted):
         if not quoted[i]:
@@ -80,6 +85,8 @@ def spread_over_quotations(
         ):
             j += 1
         speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)
+        if speaker is None and j + 1 < len(quoted) and _tags_the_quotation(sentences[j], sentences[j + 1]):
+            speaker = attributions[j + 1] if attributions[j + 1].speaker else None
         if speaker is not None:
             for k in range(i, j + 1):
                 if attributions[k].speaker is None:
@@ -87,10 +94,16 @@ def spread_over_quotations(
         i = j + 1
 
 
+def _tags_the_quotation(quotation: dict, after: dict) -> bool:
+    """Whether ``after`` is the speech tag of the quotation before it: '"Who are they?" Trump said.'"""
+    short = len(after["text"]) < 80 or after["text"][:1].islower()
+    return short and after["paragraph"] == quotation["paragraph"]
+
+
 def _continues_quote(text: str) -> bool:
     """A sentence whose quotation is still open at its end."""
     depth = 0
-    for char in text:
+    for char in text.replace("''", '"'):
         if char in "\u201c\u201e\u00ab":
             depth += 1
         elif char in "\u201d\u00bb":

@@ -83,7 +83,8 @@ def extract(
     sentences = sentences_of(doc, paragraphs)
     sentence_dicts = [dataclasses.asdict(s) for s in sentences]
     found = claims.find_claims(doc, sentence_dicts, article_id, scorer)
-    return Annotations(tuple(sentences), tuple(entities_of(doc, sentences)), tuple(Claim(**c) for c in found))
+    entities = tuple(entities_of(doc, sentences))
+    return Annotations(tuple(sentences), entities, tuple(Claim.of(c) for c in found))
 
 
 def enriched(article: Article, annotations: Annotations, model: str) -> EnrichedArticle:
