@@ -227,14 +227,17 @@ def full_article(offset: int, published_at_ms: int | None, **fields) -> Enriched
     )
 
 
-def _avro_fields(schema: dict, path: str = "") -> set[str]:
+def _avro_fields(schema: dict, path: str = "", named: dict | None = None) -> set[str]:
+    named = schema.get("__named_schemas", named or {})
     names = set()
     for field in schema["fields"]:
         name, kind = f"{path}{field['name']}", field["type"]
         names.add(name)
+        kind = next(k for k in kind if k != "null") if isinstance(kind, list) else kind  # ["null", T]
         kind = kind.get("items", kind) if isinstance(kind, dict) else kind
+        kind = named.get(kind, kind) if isinstance(kind, str) else kind  # a type used again by name
         if isinstance(kind, dict) and kind.get("type") == "record":
-            names |= _avro_fields(kind, name + ".")
+            names |= _avro_fields(kind, name + ".", named)
     return names
 
 

@@ -33,8 +33,11 @@ _PRIMITIVES = {
 }
 
 
-def arrow_type(avro_type) -> tuple[pa.DataType, bool]:
+def arrow_type(avro_type, named: dict | None = None) -> tuple[pa.DataType, bool]:
     """The Arrow type of a (fastavro-parsed) Avro type, and whether it is nullable.
+
+    ``named``: the schema's named types, for a type used again by its full name
+    (``io.claimstream.v1.SpeakerType``).
 
     >>> arrow_type(["null", "string"])
     (DataType(string), True)
@@ -45,31 +48,34 @@ def arrow_type(avro_type) -> tuple[pa.DataType, bool]:
         others = [t for t in avro_type if t != "null"]
         if len(others) != 1:
             raise ValueError(f"no Arrow type for the union {avro_type}")
-        return arrow_type(others[0])[0], "null" in avro_type
+        return arrow_type(others[0], named)[0], "null" in avro_type
     if isinstance(avro_type, str):
-        return _PRIMITIVES[avro_type], False
+        if avro_type in _PRIMITIVES:
+            return _PRIMITIVES[avro_type], False
+        return arrow_type((named or {})[avro_type], named)
     kind = avro_type["type"]
     if avro_type.get("logicalType") == "timestamp-millis":
         return pa.timestamp("ms", tz="UTC"), False
     if kind == "record":
-        return pa.struct(_fields(avro_type)), False
+        return pa.struct(_fields(avro_type, named)), False
     if kind == "array":
-        return pa.list_(arrow_type(avro_type["items"])[0]), False
+        return pa.list_(arrow_type(avro_type["items"], named)[0]), False
     if kind == "map":
-        return pa.map_(pa.string(), arrow_type(avro_type["values"])[0]), False
+        return pa.map_(pa.string(), arrow_type(avro_type["values"], named)[0]), False
     if kind == "enum":
         return pa.string(), False
-    return arrow_type(kind)
+    return arrow_type(kind, named)
 
 
-def _fields(record: dict) -> list[pa.Field]:
-    return [pa.field(f["name"], *arrow_type(f["type"])) for f in record["fields"]]
+def _fields(record: dict, named: dict | None = None) -> list[pa.Field]:
+    return [pa.field(f["name"], *arrow_type(f["type"], named)) for f in record["fields"]]
 
 
 @functools.cache
 def arrow_schema(kind: Kind) -> pa.Schema:
     """The Arrow schema of ``kind``'s records, from its Avro schema (once per process)."""
-    return pa.schema(_fields(parsed_schema(kind)))
+    schema = parsed_schema(kind)
+    return pa.schema(_fields(schema, schema.get("__named_schemas", {})))
 
 
 def write_parquet_file(path: str, kind: Kind, batch: list[dict], metadata: dict | None = None) -> None:
