@@ -172,16 +172,11 @@ PRODUCE_ENVIRONMENT = ("--bootstrap-servers", "--topic", "--kafka-config-file")
 
 
 def _produce_arguments(parser: argparse.ArgumentParser) -> None:
+    from pipelines.kafka.config import add_kafka_config_arguments
+
     parser.add_argument("--bootstrap-servers", required=True, help="HOST:PORT[,HOST:PORT]")
     parser.add_argument("--topic", required=True)
-    parser.add_argument(
-        "--kafka-config", dest="kafka_config", action="append", metavar="KEY=VALUE",
-        help="a Kafka client property (security.protocol=SASL_SSL, sasl.mechanism=PLAIN, ...); repeatable",
-    )  # fmt: skip
-    parser.add_argument(
-        "--kafka-config-file", dest="kafka_config_file", metavar="PATH",
-        help="a Java-style .properties file of Kafka client properties",
-    )  # fmt: skip
+    add_kafka_config_arguments(parser)
     parser.add_argument(
         "--partitions", type=int, default=1, help="partitions when the topic has to be created (default 1)"
     )

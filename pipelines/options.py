@@ -22,6 +22,7 @@ from pipelines.envelopes import INPUT_FORMATS
 from pipelines.environment import environment_flags
 from pipelines.errors import OptionError
 from pipelines.kafka import KafkaConfig
+from pipelines.kafka.config import add_kafka_config_arguments
 from pipelines.nlp.model import DEFAULT_MODEL, is_installed
 from pipelines.parse import DEFAULT_MAX_BYTES
 from pipelines.sinks.fileformats import FILE_FORMATS
@@ -101,18 +102,6 @@ def _kafka_source(group) -> None:
     group.add_argument(
         "--read-slice-seconds", dest="read_slice_seconds", type=float, default=0.4,
         help="the reader hands its records on (ends its bundle) after about this long",
-    )  # fmt: skip
-
-
-def add_kafka_config_arguments(group) -> None:
-    """The Kafka client properties of every client a command makes (``run`` and ``produce``)."""
-    group.add_argument(
-        "--kafka-config", dest="kafka_config", action="append", metavar="KEY=VALUE",
-        help="a Kafka client property (security.protocol=SASL_SSL, sasl.mechanism=PLAIN, ...); repeatable",
-    )  # fmt: skip
-    group.add_argument(
-        "--kafka-config-file", dest="kafka_config_file", metavar="PATH",
-        help="a Java-style .properties file of Kafka client properties",
     )  # fmt: skip
 
 

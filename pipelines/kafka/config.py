@@ -285,3 +285,15 @@ def environment_name(key: str) -> str:
     'CLAIMSTREAM_KAFKA_SASL_PASSWORD'
     """
     return ENVIRONMENT_PREFIX + key.upper().replace(".", "_")
+
+
+def add_kafka_config_arguments(group) -> None:
+    """The Kafka client properties of every client a command makes (``run`` and ``produce``)."""
+    group.add_argument(
+        "--kafka-config", dest="kafka_config", action="append", metavar="KEY=VALUE",
+        help="a Kafka client property (security.protocol=SASL_SSL, sasl.mechanism=PLAIN, ...); repeatable",
+    )  # fmt: skip
+    group.add_argument(
+        "--kafka-config-file", dest="kafka_config_file", metavar="PATH",
+        help="a Java-style .properties file of Kafka client properties",
+    )  # fmt: skip

@@ -40,17 +40,10 @@ class WriteFiles(beam.PTransform):
     """Writes articles to ``<output>/articles`` and dead letters to ``<output>/dead_letters``,
     in each of ``formats`` (``avro``, ``parquet``), in time folders by ``partition_by``."""
 
-    def __init__(
-        self,
-        output: str,
-        max_records: int = 10_000,
-        max_seconds: float = 2.0,
-        run_id: str = "default",
-        formats: tuple[str, ...] = ("avro",),
-        partition_by: str = "none",
-    ) -> None:
+    def __init__(self, output: str, **settings) -> None:
+        """``settings``: :class:`WriteFilesFn`'s (max_records, max_seconds, run_id, formats, ...)."""
         super().__init__()
-        self._fn = WriteFilesFn(output, max_records, max_seconds, run_id, formats, partition_by)
+        self._fn = WriteFilesFn(output, **settings)
 
     def expand(self, outputs):
         return outputs | beam.ParDo(self._fn)
