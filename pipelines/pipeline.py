@@ -58,8 +58,8 @@ def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, sou
         options.spacy_model, options.nlp_batch_size, options.nlp_processes, run_id
     )
     outputs | "WriteFiles" >> WriteFiles(
-        options.output, options.file_max_records, options.file_max_seconds, run_id,
-        options.file_formats, options.partition_by,
+        options.output, max_records=options.file_max_records, max_seconds=options.file_max_seconds,
+        run_id=run_id, formats=options.file_formats, partition_by=options.partition_by,
     )  # fmt: skip
     if options.publishes:
         outputs | "PublishToKafka" >> PublishToKafka(
