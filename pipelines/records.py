@@ -28,6 +28,13 @@ CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
 Stage = Literal["source", "parse", "nlp"]
 #: Why a message became a dead letter: stable values for downstream filters.
 ErrorType = Literal["too_large", "empty", "binary", "bad_json", "no_text", "parser_error", "nlp_error"]
+#: How an article stands to its story: the first report, the same text again (up to
+#: formatting), or a re-told version.
+Relation = Literal["NEW", "DUPLICATE", "VERSION"]
+#: Whether a linked claim reads the same as its earlier form.
+ClaimChange = Literal["SAME", "CHANGED"]
+#: What changed between a claim and its earlier form.
+Slot = Literal["DATE", "TIME", "NUMBER", "PERSON", "ORGANIZATION", "PLACE", "SPEAKER", "AGENT", "NEGATION"]
 
 ARTICLE = "enriched_article"
 DEAD_LETTER = "dead_letter"
@@ -200,6 +207,16 @@ class Attribution:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClaimLink:
+    """The earlier form of a claim: the most similar claim of the story's earlier versions."""
+
+    article_id: str
+    claim_id: str
+    similarity: float
+    change: ClaimChange
+
+
+@dataclasses.dataclass(frozen=True)
 class Claim:
     claim_id: str  # <article_id>:<sentence index>
     sentence: int
@@ -213,12 +230,47 @@ class Claim:
     quoted: bool = False
     #: Every attribution on the sentence; ``speaker``/``speaker_type``/``cue`` repeat the main one.
     attributions: tuple[Attribution, ...] = ()
+    #: Its earlier form in the story; None when the claim is new (or stories are off).
+    link: ClaimLink | None = None
 
     @classmethod
     def of(cls, fields: dict[str, Any]) -> Claim:
-        """From its Avro dict (one written before attributions existed has none)."""
+        """From its Avro dict (one written before attributions or links existed has none)."""
         found = tuple(Attribution.of(a) for a in fields.get("attributions", ()))
-        return cls(**{k: v for k, v in fields.items() if k != "attributions"}, attributions=found)
+        link = fields.get("link")
+        rest = {k: v for k, v in fields.items() if k not in ("attributions", "link")}
+        return cls(**rest, attributions=found, link=ClaimLink(**link) if link else None)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryLink:
+    """Which story an article belongs to, and which earlier version it follows."""
+
+    story_id: str
+    version: int  # 1 for the story's first article
+    previous_article_id: str | None = None
+    similarity: float = 0.0  # to the previous version, 0..1
+    relation: Relation = "NEW"
+
+
+@dataclasses.dataclass(frozen=True)
+class DroppedClaim:
+    """A claim of the previous version that no claim of this one continues."""
+
+    article_id: str
+    claim_id: str
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One typed difference between a claim and its earlier form: "late 2023" -> "late May 2024"."""
+
+    slot: Slot
+    old_value: str | None
+    new_value: str | None
+    old_claim_id: str
+    claim_id: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +296,10 @@ class EnrichedArticle:
     language: str | None = None
     authors: tuple[str, ...] = ()
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+    # From the story stage (None and empty when it is off).
+    story: StoryLink | None = None
+    dropped_claims: tuple[DroppedClaim, ...] = ()
+    changes: tuple[Change, ...] = ()
 
     kind = ARTICLE
 
@@ -323,6 +379,9 @@ def from_avro(kind: Kind, record: dict[str, Any]) -> Output:
         model=record["model"],
         processed_at=record["processed_at"],
         pipeline_version=record["pipeline_version"],
+        story=StoryLink(**record["story"]) if record.get("story") else None,
+        dropped_claims=tuple(DroppedClaim(**d) for d in record.get("dropped_claims") or ()),
+        changes=tuple(Change(**c) for c in record.get("changes") or ()),
         **Envelope(
             url=record.get("url"),
             published_at_ms=record.get("published_at_ms"),
