@@ -99,6 +99,11 @@ _MONTHS = (
     "saturday sunday spring summer autumn fall winter"
 ).split()
 _ABSOLUTE_DATE = re.compile(r"\d|\b(?:" + "|".join(_MONTHS) + r")", re.IGNORECASE)
+_NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|"
+    r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen|first|second|third|\w+th)\b",
+    re.IGNORECASE,
+)
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": "-", "–": "-"})
 
 
@@ -157,18 +162,29 @@ def _entities_by_claim(article: EnrichedArticle) -> list[dict[str, list[str]]]:
     for claim in article.claims:
         found: dict[str, list[str]] = {}
         for entity in by_sentence.get(claim.sentence, ()):
-            slot = SLOT_OF_LABEL.get(entity.label)
-            if (
-                slot is None
-                or entity.end > claim.end
-                or (entity.label == "NORP" and not entity.text.isupper())
-            ):
+            slot = _slot_of(entity.label, entity.text)
+            if slot is None or entity.end > claim.end:
                 continue
             values = found.setdefault(slot, [])
             if entity.text not in values:
                 values.append(entity.text)
         result.append(found)
     return result
+
+
+def _slot_of(label: str, text: str) -> Slot | None:
+    """The slot of an entity: a date without a year, month or weekday that counts ("the eighth
+    consecutive day", "three weeks") is a number.
+
+    >>> _slot_of("DATE", "the eighth day"), _slot_of("DATE", "late 2023"), _slot_of("NORP", "Iranian")
+    ('NUMBER', 'DATE', None)
+    """
+    slot = SLOT_OF_LABEL.get(label)
+    if slot == "DATE" and not _ABSOLUTE_DATE.search(text) and _NUMBER_WORD.search(text):
+        return "NUMBER"
+    if label == "NORP" and not text.isupper():
+        return None
+    return slot
 
 
 def words_of(text: str) -> list[str]:
