@@ -134,7 +134,9 @@ def claim_profiles(article: EnrichedArticle) -> list[dict[str, Any]]:
     claims = article.claims
     if not claims:
         return []
-    vectors = np.round(embedding.embed([c.text for c in claims]), EMBEDDING_DECIMALS).tolist()
+    vectors = np.round(
+        embedding.embed([c.text for c in claims]).astype(np.float64), EMBEDDING_DECIMALS
+    ).tolist()  # as float64: a float32 rounded prints as 0.2199999988079071
     entities = _entities_by_claim(article)
     return [
         {
