@@ -246,7 +246,9 @@ def test_the_report_shows_versions_changes_dropped_and_new(output, samples):
     assert lines[0] == f"Story {first.article_id}: 2 versions"
     assert lines[1].startswith(f"  v1  {first.article_id}  NEW  Exclusive: U.S. Prepares")
     assert lines[2].startswith(f"  v2  {second.article_id}  VERSION 0.41  ")
-    assert "         DATE: late 2023 -> late May 2024" in lines
+    date = lines.index("         DATE: late 2023 -> late May 2024")
+    merged = [line for line in lines[:date] if line.startswith("    & ")]
+    assert merged and merged[-1].startswith("    & The strike, which took place in late 2023")
     agent = "AGENT: a joint US and coalition task force -> the CIA in conjunction with the U.S. Air Force"
     assert f"         {agent}" in lines
     assert (
@@ -261,7 +263,7 @@ def test_the_report_shows_versions_changes_dropped_and_new(output, samples):
 def test_the_report_of_the_wire_story(output, wire):
     text = report.render(report.read_articles(str(output)))
     block = next(b for b in text.split("\n\n") if b.startswith(f"Story {wire[0].article_id}"))
-    assert f"v2 against {wire[0].article_id}: 5 changed, 0 dropped, 0 new, 1 the same" in block
+    assert f"v2 against v1 {wire[0].article_id}: 5 changed, 0 dropped, 0 new, 1 the same" in block
     for line in (
         "NUMBER: the eighth consecutive day -> the ninth consecutive day",
         "TIME: 6:15 p.m. -> around 6 p.m.",

@@ -88,10 +88,10 @@ NEGATORS = frozenset("not n't never no nobody nothing none neither nor".split())
 DENIALS = frozenset("deny denies denied denying refute refutes refuted rejected rejects".split())
 #: Prepositions that add a partner to a "by" phrase ("by the CIA alongside the Air Force").
 PARTNERS = frozenset("with alongside".split())
+NEGATIONS = NEGATORS | DENIALS
 AFFIRMATIONS = frozenset("confirm confirms confirmed confirming acknowledged admitted".split())
-_NEGATION = re.compile(
-    r"\b(?:not|never|nobody|nothing|none|neither|nor|no|" + "|".join(DENIALS) + r")\b|n't\b"
-)
+#: ASCII punctuation to spaces: splitting on them is twice as fast as a regular expression.
+_SPACES = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in ".,")})
 _DOTS = re.compile(r"\.(?!\d)")  # of "U.S.", not of "1.5"
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _MONTHS = (
@@ -147,11 +147,13 @@ def claim_profiles(article: EnrichedArticle) -> list[dict[str, Any]]:
             "speaker": claim.speaker,
             "speaker_type": claim.speaker_type,
             "entities": found,
-            "negation": negation_cue(claim.text),
-            "words": words_of(claim.text),
+            "negation": negation,
+            "words": words,
             "embedding": vector,
         }
-        for claim, found, vector in zip(claims, entities, vectors, strict=True)
+        for claim, found, vector, (words, negation) in zip(
+            claims, entities, vectors, map(_words_and_negation, (c.text for c in claims)), strict=True
+        )
     ]
 
 
@@ -195,26 +197,30 @@ def words_of(text: str) -> list[str]:
     >>> words_of("The strikes targeted 2 U.S. bases; the strike hit the base.")
     ['strik', 'targe', '2', 'us', 'bases', 'hit', 'base']
     """
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(_DOTS.sub("", _plain(text).replace("'s", ""))):
-        if word not in STOPWORDS:
-            seen.setdefault(word[:STEM] if not word[0].isdigit() else word, None)
-    return list(seen)
+    return _words_and_negation(text)[0]
 
 
 def negation_cue(text: str) -> str | None:
-    """The first word of ``text`` that negates or denies, as written.
+    """The first word of ``text`` that negates or denies ("n't" reads "not").
 
     >>> negation_cue("Iran has denied any involvement."), negation_cue("It isn’t so."), negation_cue("Yes.")
-    ('denied', "n't", None)
+    ('denied', 'not', None)
     """
-    found = _NEGATION.search(text.translate(_QUOTES).lower())
-    return found.group(0) if found else None
+    return _words_and_negation(text)[1]
+
+
+def _words_and_negation(text: str) -> tuple[list[str], str | None]:
+    """Both in one pass over the words: the profile's share of the stage's budget is small."""
+    plain = _DOTS.sub("", _plain(text).replace("'s", "").replace("n't", " not"))
+    tokens = [w for w in (w.strip(".,") for w in plain.translate(_SPACES).split()) if w]
+    negation = None if NEGATIONS.isdisjoint(tokens) else next(w for w in tokens if w in NEGATIONS)
+    words = dict.fromkeys(w if w[0].isdigit() else w[:STEM] for w in tokens if w not in STOPWORDS)
+    return list(words), negation
 
 
 def _plain(text: str) -> str:
     """Lower case, straight quotes and dashes, compatibility forms folded."""
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    return (text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_QUOTES)).lower()
 
 
 def same_text(a: str, b: str) -> bool:

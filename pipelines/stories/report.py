@@ -82,31 +82,41 @@ def _story(members: Sequence[EnrichedArticle], claims: dict[str, Claim]) -> str:
         similarity = f" {story.similarity:.2f}" if story.version > 1 else ""
         title = _short(article.title or article.text, WIDTH - 40)
         lines.append(f"  v{story.version}  {article.article_id}  {story.relation}{similarity}  {title}")
+    versions = {a.article_id: f"v{a.story.version}" for a in members}
     for article in members[1:]:
-        lines.extend(_version(article, claims))
+        lines.extend(_version(article, claims, versions))
     return "\n".join(lines)
 
 
-def _version(article: EnrichedArticle, claims: dict[str, Claim]) -> list[str]:
+def _version(article: EnrichedArticle, claims: dict[str, Claim], versions: dict[str, str]) -> list[str]:
     story = article.story
     changed = [c for c in article.claims if c.link and c.link.change == "CHANGED"]
     same = sum(1 for c in article.claims if c.link and c.link.change == "SAME")
     new = [c for c in article.claims if c.link is None]
     lines = [
-        f"  v{story.version} against {story.previous_article_id}: {len(changed)} changed, "
+        f"  v{story.version} against {versions.get(story.previous_article_id, '?')} "
+        f"{story.previous_article_id}: {len(changed)} changed, "
         f"{len(article.dropped_claims)} dropped, {len(new)} new, {same} the same"
     ]
     by_claim: dict[str, list[Change]] = defaultdict(list)
     for change in article.changes:
         by_claim[change.claim_id].append(change)
     for claim in changed:
-        earlier = claims.get(claim.link.claim_id)
-        lines.append(f"    ~ {_short(earlier.text if earlier else claim.link.claim_id, WIDTH)}")
+        lines.append(f"    ~ {_claim_text(claim.link.claim_id, claims)}")
+        # An earlier claim folded into this one (two sentences became one): where a change came from.
+        folded = dict.fromkeys(c.old_claim_id for c in by_claim.get(claim.claim_id, ()))
+        lines.extend(f"    & {_claim_text(i, claims)}" for i in folded if i != claim.link.claim_id)
         lines.append(f"      -> {_short(claim.text, WIDTH - 3)}")
         lines.extend(f"         {_change(c)}" for c in by_claim.get(claim.claim_id, ()))
     lines.extend(f"    - {_short(d.text, WIDTH)}" for d in article.dropped_claims)
     lines.extend(f"    + {_short(c.text, WIDTH)}" for c in new)
     return lines
+
+
+def _claim_text(claim_id: str, claims: dict[str, Claim]) -> str:
+    """A claim's text on one line; its id when its article is not in the folder."""
+    claim = claims.get(claim_id)
+    return _short(claim.text, WIDTH) if claim else claim_id
 
 
 def _change(change: Change) -> str:
