@@ -4,6 +4,7 @@
     claimstream run --input 'articles/*.txt' --output out/
     claimstream produce --bootstrap-servers 127.0.0.1:9092 --topic articles articles/
     claimstream inspect out/articles
+    claimstream stories out/
     claimstream broker --port 9092
     claimstream demo
 
@@ -126,6 +127,9 @@ def build_parser(with_run_options: bool = True) -> argparse.ArgumentParser:
     command(
         "inspect", _inspect, "print Avro or Parquet output (a file or a folder) as JSON lines"
     ).add_argument("path")
+    command(
+        "stories", _stories, "report the stories of an output folder: versions, changed, dropped, new claims"
+    ).add_argument("output", metavar="OUTPUT")
     command("broker", _broker, "run the embedded Kafka-compatible broker in the foreground").add_argument(
         "--port", type=int, default=9092
     )
@@ -272,6 +276,16 @@ def _inspect(args: argparse.Namespace, argv: list[str]) -> int:
         except (ValueError, EOFError, OSError) as e:
             kind = "an Avro container" if file.suffix == ".avro" else "a Parquet"
             raise InputError(f"{file} is not {kind} file: {e}") from None
+    return 0
+
+
+# --- stories --------------------------------------------------------------------------
+
+
+def _stories(args: argparse.Namespace, argv: list[str]) -> int:
+    from pipelines.stories import report
+
+    print(report.render(report.read_articles(args.output)))
     return 0
 
 

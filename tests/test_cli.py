@@ -150,7 +150,15 @@ def test_broker_dies_with_a_killed_command():
 
 
 COMMANDS = [
-    "run", "produce", "inspect", "broker", "demo", "healthcheck", "score-sentences", "train-checkworthiness"
+    "run",
+    "produce",
+    "inspect",
+    "stories",
+    "broker",
+    "demo",
+    "healthcheck",
+    "score-sentences",
+    "train-checkworthiness",
 ]
 
 
