@@ -37,7 +37,7 @@ CANDIDATES = 50
 STORIES = 8
 MEMBERS = 12
 #: A story's mean is over its TOP most similar members (a story may hold a few odd members).
-TOP = 4
+TOP = 6
 #: Profiles parsed from payloads, kept by (occurrence key, text hash): a payload never changes.
 CACHE_SIZE = 20_000
 

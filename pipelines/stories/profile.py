@@ -122,13 +122,24 @@ class Names:
     numbers: tuple[str, ...] = ()
 
     FIELDS = ("people", "organizations", "places", "years", "months", "days", "numbers")
+    SHORT = ("p", "o", "l", "y", "m", "d", "n")  # the payload's keys
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {f[0]: list(getattr(self, f)) for f in self.FIELDS if getattr(self, f)}
+        return {
+            s: list(getattr(self, f))
+            for f, s in zip(self.FIELDS, self.SHORT, strict=True)
+            if getattr(self, f)
+        }
 
     @classmethod
     def from_dict(cls, fields: Mapping[str, list[str]]) -> Names:
-        return cls(**{f: tuple(fields.get(f[0], ())) for f in cls.FIELDS})
+        """The names :meth:`to_dict` gave.
+
+        >>> names = Names(people=("ann lee",), places=("lima",))
+        >>> Names.from_dict(names.to_dict()) == names, names.to_dict()
+        (True, {'p': ['ann lee'], 'l': ['lima']})
+        """
+        return cls(**{f: tuple(fields.get(s, ())) for f, s in zip(cls.FIELDS, cls.SHORT, strict=True)})
 
 
 @dataclasses.dataclass(frozen=True)
