@@ -24,7 +24,7 @@ setup(
     package_data={
         "pipelines.schemas": ["*.avsc"],
         "pipelines.samples": ["*.txt"],
-        "pipelines.models": ["*.json.gz"],
+        "pipelines.models": ["*.json.gz", "*.json"],
     },
     install_requires=[
         "apache-beam>=2.77.0,<2.78",
