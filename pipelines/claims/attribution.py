@@ -201,6 +201,8 @@ def _adjacent_name(verb: Token) -> Span | None:
         token = doc[i] if 0 <= i < len(doc) else None
         if token is None or token.ent_type_ not in ("PERSON", "ORG") or not token.is_title:
             continue
+        if i > verb.i and token.head is verb and token.dep_ in ("dobj", "dative"):
+            continue  # the one accused, not the accuser: "(Clinton) also accused Sanders of ..."
         start, end = token.i, token.i + 1
         while start > 0 and doc[start].ent_iob_ == "I":
             start -= 1
@@ -249,11 +251,19 @@ def _cue_kind(token: Token) -> CueKind | None:
     )
     if kind == "reporting":
         return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
+    objects = [c for c in token.children if c.dep_ == "dobj"]
     if kind == "stance":
-        if clause or (cues.takes_object(token.lower_) and any(c.dep_ == "dobj" for c in token.children)):
+        if clause or (objects and cues.takes_object(token.lower_)) or (objects and _as_phrase(token)):
             return "STANCE"
         return None
-    if token.lower_ in cues.COPULAS or token.lower_ in cues.LIGHT_VERBS:
+    if any(c.lower_ in cues.SAYING_NOUNS for c in objects) and cues.is_light_cue(token.lower_):
+        return "REPORTING"  # "made the case that", "took aim at", "gave a speech"
+    if token.lower_ in ("put", "puts") and any(c.lower_ == "it" for c in objects):
+        return "REPORTING"  # "As one strategist put it, ..."
+    if token.lower_ in cues.COPULAS:
+        stance = any(c.dep_ == "acomp" and c.lower_ in cues.STANCE_ADJECTIVES for c in token.children)
+        return "STANCE" if stance else None  # "Democrats are confident that ...", "She was critical of"
+    if token.lower_ in cues.LIGHT_VERBS:
         return None
     # A clause after the verb, and no cue itself: "X will investigate ..., the chair announced"
     # parsed with "announced" under "investigate" is the chair's claim.
@@ -263,6 +273,13 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _as_phrase(verb: Token) -> bool:
+    """Whether a verb of belief sees its object "as" something: "Voters see him as an outsider"."""
+    if not cues.takes_as(verb.lower_):
+        return False
+    return any(c.dep_ == "oprd" or (c.dep_ == "prep" and c.lower_ == "as") for c in verb.children)
 
 
 def _speaking_subject(verb: Token) -> Token | None:
@@ -277,10 +294,13 @@ def _speaking_subject(verb: Token) -> Token | None:
         subject = next((c for c in verb_.children if c.dep_ == "nsubj"), None)
         if subject is not None:
             break
+        passive = next((c for c in verb_.children if c.dep_ == "nsubjpass"), None)
+        if passive is not None and verb_ is not verb and verb.dep_ == "conj":
+            return passive  # "FBI officials were angered by the deal and predicted ...": the officials
         agent = next((c for c in verb_.children if c.dep_ == "agent"), None)
         if agent is not None:
             return next((c for c in agent.children if c.dep_ == "pobj"), None)
-        if any(c.dep_ == "nsubjpass" for c in verb_.children):
+        if passive is not None:
             return None
         if verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
             verb_ = verb_.head
