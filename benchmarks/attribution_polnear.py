@@ -221,11 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  recall main {ratio('named main', 'named gold')}  any {ratio('named any', 'named gold')}")
     precision = ratio("main output right", "main output"), ratio("output right", "output")
     print(f"  precision main {precision[0]}  all {precision[1]}")
-    print(f"  pronoun sources (he/she/they/it) right: main {ratio('pronoun main', 'pronoun gold')}"
-          f"  any {ratio('pronoun any', 'pronoun gold')}")
+    print(
+        f"  pronoun sources (he/she/they/it) right: main {ratio('pronoun main', 'pronoun gold')}"
+        f"  any {ratio('pronoun any', 'pronoun gold')}"
+    )
     share = claim_total / max(sentence_total, 1)
-    print(f"  claims {claim_total} of {sentence_total} sentences ({share:.0%});"
-          f" claims stage {1000 * elapsed / max(len(items), 1):.2f} ms/article")
+    print(
+        f"  claims {claim_total} of {sentence_total} sentences ({share:.0%});"
+        f" claims stage {1000 * elapsed / max(len(items), 1):.2f} ms/article"
+    )
     print("  recall (any) per cue kind:")
     for kind, c in sorted(kinds.items(), key=lambda kv: -kv[1]["gold"]):
         print(f"    {kind:24} {c['any'] / c['gold']:.3f} ({c['any']}/{c['gold']})")
@@ -363,8 +367,10 @@ def output_error(attribution: dict) -> str:
 
 def is_fragment(name: str) -> bool:
     words = norm(name).split()
-    return bool(words) and (words[-1] in ("who", "that", "which", "are", "is", "has", "was") or words[0] in (
-        "if", "who", "that", "when", "because"))
+    return bool(words) and (
+        words[-1] in ("who", "that", "which", "are", "is", "has", "was")
+        or words[0] in ("if", "who", "that", "when", "because")
+    )
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
-_QUOTE_MARKS = re.compile("[\"\u201c\u201d]")
+_QUOTE_MARKS = re.compile('["\u201c\u201d]')
 
 
 CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
@@ -580,8 +580,11 @@ def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
         found = [
             t.i
             for t in doc
-            if t.dep_ == "nsubj" and t.tag_ == "NN" and t.lower_ in _ANONYMOUS_HEADS
-            and t.lower_ not in _COLLECTIVE_HEADS and not _inside_quotation(t)
+            if t.dep_ == "nsubj"
+            and t.tag_ == "NN"
+            and t.lower_ in _ANONYMOUS_HEADS
+            and t.lower_ not in _COLLECTIVE_HEADS
+            and not _inside_quotation(t)
         ]
         doc.user_data[_UNNAMED] = found
     before = [i for i in found if i < token_index]
