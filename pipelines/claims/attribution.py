@@ -238,7 +238,7 @@ def _cue_kind(token: Token) -> CueKind | None:
         return None
     if token.dep_ == "xcomp" and token.head.lower_ in _REFUSALS:
         return None  # "declined to comment" says nothing
-    if token.dep_ == "relcl" and token.lower_ not in CUE_VERBS:
+    if token.dep_ == "relcl" and (_asks_anonymity(token) or not _nonrestrictive(token)):
         return None  # "A worker at the plant, who asked not to be named, said"
     kind = cues.kind_of(token.lower_)
     following = token.nbor(1) if token.i + 1 < len(token.doc) else token
@@ -273,6 +273,23 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _asks_anonymity(verb: Token) -> bool:
+    """ "who asked not to be named", "who requested anonymity": no attribution of its own."""
+    if any(c.lower_ in ("anonymity", "condition") for c in verb.subtree):
+        return True
+    return any(c.dep_ == "xcomp" and any(g.dep_ == "neg" for g in c.children) for c in verb.children)
+
+
+def _nonrestrictive(verb: Token) -> bool:
+    """Whether a relative clause asserts (", who are wary of Clinton,"), not only picks out its noun.
+
+    "the people who are tired of this said" only says which people spoke; a verb of
+    saying or believing asserts either way ("voters who back Clinton").
+    """
+    first = verb.left_edge
+    return cues.is_cue_verb(verb.lower_) or (first.i > 0 and verb.doc[first.i - 1].text == ",")
 
 
 def _as_phrase(verb: Token) -> bool:
