@@ -64,6 +64,51 @@ def test_cue_forms_give_the_whole_source(body, fragment, speaker, cue_kind, spac
     assert claim.attributions[0].speaker == speaker and claim.attributions[0].cue_kind == cue_kind
 
 
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker", "cue", "cue_kind"),
+    [
+        # A refusal is an attribution (PolNeAR annotates it): the board is reported as declining.
+        ("The harbour board declined to comment on the report.", "harbour", "The harbour board", "declined",
+         "STANCE"),
+        # A light verb with a noun of saying.
+        ("Senator Jane Doe made the case that the tax would hurt farmers.", "tax", "Senator Jane Doe", "made",
+         "REPORTING"),
+        ("As one organizer put it, the march was a warning to the council.", "march", "one organizer", "put",
+         "REPORTING"),
+        # A stance adjective after "be", and "see ... as".
+        ("Teachers are confident that the strike will end soon.", "strike", "Teachers", "are", "STANCE"),
+        ("Many farmers see the new tariff as a betrayal.", "tariff", "Many farmers", "see", "STANCE"),
+        # A relative clause set off by commas asserts: the Gazette opposes the plan.
+        ("The Riverside Gazette, which opposes the plan, printed the letter on Tuesday.", "Gazette",
+         "The Riverside Gazette", "opposes", "STANCE"),
+        # Publishing, and "called on".
+        ("The union released new figures on Monday.", "figures", "The union", "released", "REPORTING"),
+        ("The mayor called on the state to fund the bridge.", "bridge", "The mayor", "called", "REPORTING"),
+        # A participle after the content is the first speaker's, not the content's subject's.
+        ("Mayor Tom Reed said the old road is unsafe, stating that repairs would start in June.", "repairs",
+         "Mayor Tom Reed", "stating", "REPORTING"),
+    ],
+)
+def test_more_cue_forms(body, fragment, speaker, cue, cue_kind, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    found = [(a.speaker, a.cue.text, a.cue_kind) for a in claim.attributions]
+    assert (speaker, cue, cue_kind) in found
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Asking for anonymity says nothing; a relative clause that only picks out its noun neither.
+        "A worker at the depot, who asked not to be named, described the night shift.",
+        "The voters who are tired of the race stayed at home.",
+    ],
+)
+def test_relative_clauses_that_attribute_nothing(body, spacy_nlp):
+    enriched = article_of(body, spacy_nlp)
+    cues = [a.cue.text for c in enriched.claims for a in c.attributions]
+    assert "asked" not in cues and "are" not in cues
+
+
 def test_a_sentence_holds_two_attributions(spacy_nlp):
     body = "Trump said the deal was bad, but Clinton argued that it saved 300 jobs."
     claim = claim_for(article_of(body, spacy_nlp), "deal")

@@ -246,7 +246,7 @@ def _cue_kind(token: Token) -> CueKind | None:
         return "REPORTING"  # "Cruz continued:" introduces the quotation after it
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
     said = clause or any(
-        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS)
+        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) or _calls_on(c)
         for c in token.children
     )
     if kind == "reporting":
@@ -273,6 +273,13 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _calls_on(preposition: Token) -> bool:
+    """ "called on Congress", "spoke on trade", not "spoke on Monday"."""
+    if preposition.dep_ != "prep" or preposition.lower_ != "on":
+        return False
+    return any(c.dep_ == "pobj" and c.ent_type_ not in ("DATE", "TIME") for c in preposition.children)
 
 
 def _asks_anonymity(verb: Token) -> bool:
@@ -320,7 +327,10 @@ def _speaking_subject(verb: Token) -> Token | None:
         if passive is not None:
             return None
         if verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
-            verb_ = verb_.head
+            head = verb_.head
+            if verb_.tag_ == "VBG" and verb_.dep_ == "advcl" and head.dep_ == "ccomp" and head.i < verb_.i:
+                head = head.head  # "Cruz said Trump is wrong, stating ...": Cruz states, not Trump
+            verb_ = head
         elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and verb_.head.lower_ in cues.NOUNS:
             verb_ = verb_.head.head  # "X issued a statement saying ..."
         elif verb_.dep_ == "pcomp" and verb_.head.dep_ == "prep" and verb_.head.head.pos_ in ("VERB", "AUX"):
