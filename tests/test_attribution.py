@@ -163,7 +163,8 @@ def test_a_sentence_holds_two_attributions(spacy_nlp):
     [
         # The last person to speak, not the last one named: "He said Clinton has ..." is not Clinton.
         (
-            "Donald Trump spoke to voters in Iowa on Monday.\n\nHe said Clinton has lied about 30,000 emails.",
+            "Donald Trump spoke to voters in Iowa on Monday.\n\n"
+            "He said Clinton has lied about 30,000 emails.",
             "lied",
             "He",
             "Donald Trump",
