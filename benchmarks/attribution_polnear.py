@@ -13,6 +13,8 @@ Definitions:
   they, it, I, we, you, ...). Those whose Source is he/she/they/it make the
   separate pronoun figure: there the gold speaker is the antecedent, the
   nearest named Source annotated before the pronoun in the article.
+- a relative pronoun Source ("the Post, which said ...") stands for the four words
+  before it (the last word is the noun it attaches to).
 - found: a claim on the sentence that holds the gold Content's start carries an
   attribution whose speaker (or source as written) matches the gold Source. Two
   names match when their last words are the same (a possessive "'s", a
@@ -51,7 +53,9 @@ from pipelines.parse import parse_article
 from pipelines.records import Message
 
 PRONOUNS = frozenset("he she they it him her them his its their".split())
-OTHER_PRONOUNS = frozenset("i we you me us my our your who this that one".split())
+OTHER_PRONOUNS = frozenset("i we you me us my our your this that one".split())
+#: Relative pronouns: a source "which" stands for the phrase right before it.
+RELATIVES = frozenset("who whom whose which".split())
 NOUN_CUES = frozenset(
     """statement statements interview interviews letter report reports remarks speech comments
     comment tweet tweets post release memo testimony email emails op-ed poll polls survey
@@ -221,11 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  recall main {ratio('named main', 'named gold')}  any {ratio('named any', 'named gold')}")
     precision = ratio("main output right", "main output"), ratio("output right", "output")
     print(f"  precision main {precision[0]}  all {precision[1]}")
-    print(f"  pronoun sources (he/she/they/it) right: main {ratio('pronoun main', 'pronoun gold')}"
-          f"  any {ratio('pronoun any', 'pronoun gold')}")
+    print(
+        f"  pronoun sources (he/she/they/it) right: main {ratio('pronoun main', 'pronoun gold')}"
+        f"  any {ratio('pronoun any', 'pronoun gold')}"
+    )
     share = claim_total / max(sentence_total, 1)
-    print(f"  claims {claim_total} of {sentence_total} sentences ({share:.0%});"
-          f" claims stage {1000 * elapsed / max(len(items), 1):.2f} ms/article")
+    print(
+        f"  claims {claim_total} of {sentence_total} sentences ({share:.0%});"
+        f" claims stage {1000 * elapsed / max(len(items), 1):.2f} ms/article"
+    )
     print("  recall (any) per cue kind:")
     for kind, c in sorted(kinds.items(), key=lambda kv: -kv[1]["gold"]):
         print(f"    {kind:24} {c['any'] / c['gold']:.3f} ({c['any']}/{c['gold']})")
@@ -247,7 +255,7 @@ def gold_by_sentence(raw: str, text: str, sentences: list[dict], relations: list
     named_before = sorted(
         (r["source"][1], r["source"][3])
         for r in relations
-        if r.get("source") and norm(r["source"][3]) not in PRONOUNS | OTHER_PRONOUNS
+        if r.get("source") and norm(r["source"][3]) not in PRONOUNS | OTHER_PRONOUNS | RELATIVES
     )
     result = collections.defaultdict(list)
     for r in relations:
@@ -256,7 +264,7 @@ def gold_by_sentence(raw: str, text: str, sentences: list[dict], relations: list
         if not key or key in OTHER_PRONOUNS:
             continue
         pronoun = key in PRONOUNS
-        gold_name = source[3]
+        gold_name = antecedent(raw, source[1]) if key in RELATIVES else source[3]
         if pronoun:
             before = [n for o, n in named_before if o < source[1]]
             if not before:
@@ -267,6 +275,16 @@ def gold_by_sentence(raw: str, text: str, sentences: list[dict], relations: list
         if index >= 0:
             result[index].append((gold_name, pronoun, r))
     return result
+
+
+def antecedent(raw: str, start: int) -> str:
+    """What a relative pronoun at ``start`` stands for: the last words before it, up to 4.
+
+    >>> antecedent("It came after the Huffington Post, which said so.", 35)
+    'after the Huffington Post'
+    """
+    before = re.split(r"[.;:!?\n\u2014()]", raw[:start].rstrip(" ,"))[-1]
+    return " ".join(before.split()[-4:])
 
 
 def first_word(raw: str, start: int) -> int:
@@ -363,8 +381,10 @@ def output_error(attribution: dict) -> str:
 
 def is_fragment(name: str) -> bool:
     words = norm(name).split()
-    return bool(words) and (words[-1] in ("who", "that", "which", "are", "is", "has", "was") or words[0] in (
-        "if", "who", "that", "when", "because"))
+    return bool(words) and (
+        words[-1] in ("who", "that", "which", "are", "is", "has", "was")
+        or words[0] in ("if", "who", "that", "when", "because")
+    )
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
-_QUOTE_MARKS = re.compile("[\"\u201c\u201d]")
+_QUOTE_MARKS = re.compile('["\u201c\u201d]')
 
 
 CueKind = Literal["REPORTING", "STANCE", "ACCORDING_TO", "NOUN", "COLON"]
@@ -201,6 +201,8 @@ def _adjacent_name(verb: Token) -> Span | None:
         token = doc[i] if 0 <= i < len(doc) else None
         if token is None or token.ent_type_ not in ("PERSON", "ORG") or not token.is_title:
             continue
+        if i > verb.i and token.head is verb and token.dep_ in ("dobj", "dative"):
+            continue  # the one accused, not the accuser: "(Clinton) also accused Sanders of ..."
         start, end = token.i, token.i + 1
         while start > 0 and doc[start].ent_iob_ == "I":
             start -= 1
@@ -236,7 +238,7 @@ def _cue_kind(token: Token) -> CueKind | None:
         return None
     if token.dep_ == "xcomp" and token.head.lower_ in _REFUSALS:
         return None  # "declined to comment" says nothing
-    if token.dep_ == "relcl" and token.lower_ not in CUE_VERBS:
+    if token.dep_ == "relcl" and (_asks_anonymity(token) or not _nonrestrictive(token)):
         return None  # "A worker at the plant, who asked not to be named, said"
     kind = cues.kind_of(token.lower_)
     following = token.nbor(1) if token.i + 1 < len(token.doc) else token
@@ -244,16 +246,24 @@ def _cue_kind(token: Token) -> CueKind | None:
         return "REPORTING"  # "Cruz continued:" introduces the quotation after it
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
     said = clause or any(
-        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS)
+        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) or _calls_on(c)
         for c in token.children
     )
     if kind == "reporting":
         return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
+    objects = [c for c in token.children if c.dep_ == "dobj"]
     if kind == "stance":
-        if clause or (cues.takes_object(token.lower_) and any(c.dep_ == "dobj" for c in token.children)):
+        if clause or (objects and cues.takes_object(token.lower_)) or (objects and _as_phrase(token)):
             return "STANCE"
         return None
-    if token.lower_ in cues.COPULAS or token.lower_ in cues.LIGHT_VERBS:
+    if any(c.lower_ in cues.SAYING_NOUNS for c in objects) and cues.is_light_cue(token.lower_):
+        return "REPORTING"  # "made the case that", "took aim at", "gave a speech"
+    if token.lower_ in ("put", "puts") and any(c.lower_ == "it" for c in objects):
+        return "REPORTING"  # "As one strategist put it, ..."
+    if token.lower_ in cues.COPULAS:
+        stance = any(c.dep_ == "acomp" and c.lower_ in cues.STANCE_ADJECTIVES for c in token.children)
+        return "STANCE" if stance else None  # "Democrats are confident that ...", "She was critical of"
+    if token.lower_ in cues.LIGHT_VERBS:
         return None
     # A clause after the verb, and no cue itself: "X will investigate ..., the chair announced"
     # parsed with "announced" under "investigate" is the chair's claim.
@@ -263,6 +273,37 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _calls_on(preposition: Token) -> bool:
+    """ "called on Congress", "spoke on trade", not "spoke on Monday"."""
+    if preposition.dep_ != "prep" or preposition.lower_ != "on":
+        return False
+    return any(c.dep_ == "pobj" and c.ent_type_ not in ("DATE", "TIME") for c in preposition.children)
+
+
+def _asks_anonymity(verb: Token) -> bool:
+    """ "who asked not to be named", "who requested anonymity": no attribution of its own."""
+    if any(c.lower_ in ("anonymity", "condition") for c in verb.subtree):
+        return True
+    return any(c.dep_ == "xcomp" and any(g.dep_ == "neg" for g in c.children) for c in verb.children)
+
+
+def _nonrestrictive(verb: Token) -> bool:
+    """Whether a relative clause asserts (", who are wary of Clinton,"), not only picks out its noun.
+
+    "the people who are tired of this said" only says which people spoke; a verb of
+    saying or believing asserts either way ("voters who back Clinton").
+    """
+    first = verb.left_edge
+    return cues.is_cue_verb(verb.lower_) or (first.i > 0 and verb.doc[first.i - 1].text == ",")
+
+
+def _as_phrase(verb: Token) -> bool:
+    """Whether a verb of belief sees its object "as" something: "Voters see him as an outsider"."""
+    if not cues.takes_as(verb.lower_):
+        return False
+    return any(c.dep_ == "oprd" or (c.dep_ == "prep" and c.lower_ == "as") for c in verb.children)
 
 
 def _speaking_subject(verb: Token) -> Token | None:
@@ -277,13 +318,19 @@ def _speaking_subject(verb: Token) -> Token | None:
         subject = next((c for c in verb_.children if c.dep_ == "nsubj"), None)
         if subject is not None:
             break
+        passive = next((c for c in verb_.children if c.dep_ == "nsubjpass"), None)
+        if passive is not None and verb_ is not verb and verb.dep_ == "conj":
+            return passive  # "FBI officials were angered by the deal and predicted ...": the officials
         agent = next((c for c in verb_.children if c.dep_ == "agent"), None)
         if agent is not None:
             return next((c for c in agent.children if c.dep_ == "pobj"), None)
-        if any(c.dep_ == "nsubjpass" for c in verb_.children):
+        if passive is not None:
             return None
         if verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
-            verb_ = verb_.head
+            head = verb_.head
+            if verb_.tag_ == "VBG" and verb_.dep_ == "advcl" and head.dep_ == "ccomp" and head.i < verb_.i:
+                head = head.head  # "Cruz said Trump is wrong, stating ...": Cruz states, not Trump
+            verb_ = head
         elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and verb_.head.lower_ in cues.NOUNS:
             verb_ = verb_.head.head  # "X issued a statement saying ..."
         elif verb_.dep_ == "pcomp" and verb_.head.dep_ == "prep" and verb_.head.head.pos_ in ("VERB", "AUX"):
@@ -560,8 +607,11 @@ def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
         found = [
             t.i
             for t in doc
-            if t.dep_ == "nsubj" and t.tag_ == "NN" and t.lower_ in _ANONYMOUS_HEADS
-            and t.lower_ not in _COLLECTIVE_HEADS and not _inside_quotation(t)
+            if t.dep_ == "nsubj"
+            and t.tag_ == "NN"
+            and t.lower_ in _ANONYMOUS_HEADS
+            and t.lower_ not in _COLLECTIVE_HEADS
+            and not _inside_quotation(t)
         ]
         doc.user_data[_UNNAMED] = found
     before = [i for i in found if i < token_index]

@@ -23,13 +23,13 @@ REPORTING = """say tell add note write announce claim state report explain confi
     cite quote concede confess mention suggest recount recommend demand propose endorse thank
     denounce condemn discuss speak express offer applaud welcome defend highlight
     challenge ridicule request plead lobby campaign push accuse vote talk refer apologize
-    apologise""".split()
+    apologise release issue publish email echo voice rail list portray continue order""".split()
 
 #: Verbs of belief, intention and stance.
 STANCE = """believe think fear worry hope expect plan want intend wish feel consider doubt
     suspect assume understand see view regard seek aim prefer favor favour support
     oppose decide choose refuse threaten try hint imply guess figure reckon suppose
-    insist back love hate dislike trust distrust""".split()
+    insist back love hate dislike trust distrust decline""".split()
 
 #: Irregular forms, by base form.
 _IRREGULAR = {
@@ -46,6 +46,11 @@ _IRREGULAR = {
     "show": "shows showed shown showing",
     "forecast": "forecasts forecast forecasting",
     "speak": "speaks spoke spoken speaking",
+    "take": "takes took taken taking",
+    "give": "gives gave given giving",
+    "make": "makes made making",
+    "lay": "lays laid laying",
+    "cast": "casts cast casting",
 }
 
 #: Nouns that carry a statement: "in a statement", "X issued a statement saying".
@@ -60,10 +65,36 @@ _NEED_CLAUSE = """call ask show find point signal indicate charge attack questio
     repeat agree disagree  conclude praise slam blast dismiss reject label brand tout
     answer post inform notify recommend demand propose promise vow pledge urge endorse thank
     denounce condemn discuss speak express offer applaud welcome defend highlight challenge
-    request plead lobby campaign push vote talk refer apologize apologise""".split()
+    request plead lobby campaign push vote talk refer apologize apologise release issue publish email
+    echo voice rail list portray continue order""".split()
 #: Beliefs and intentions an object completes: "Obama wants a deal", "Democrats fear a loss".
 _OBJECT_VERBS = """want fear oppose support favor favour prefer doubt back love hate dislike
     trust distrust""".split()
+#: Beliefs and intentions that take an object and "as": "Voters see him as an outsider".
+_AS_VERBS = """see view regard consider describe portray""".split()
+#: Light verbs that make a cue of a noun of saying: "made the case", "took aim at", "gave a speech".
+_LIGHT_CUE_VERBS = "make take give lay offer raise cast deliver launch level voice".split()
+#: What those verbs make a cue of.
+SAYING_NOUNS = frozenset(
+    """case point argument arguments comment comments remark remarks statement statements claim claims
+    promise promises pledge pledges vow vows speech speeches address announcement appeal plea call
+    calls demand demands threat threats warning warnings attack attacks swipe swipes shot shots aim
+    issue stance position message joke jokes apology accusation accusations allegation allegations
+    charge charges criticism defense defence endorsement prediction predictions suggestion proposal
+    proposals request pitch reference references mention secret note notes concern concerns
+    objection objections support opposition vision plan plans argument assurance assurances
+    apologies excuse excuses""".split()
+)
+#: Adjectives of a stance: "Democrats are confident that ...", "She was critical of ...".
+STANCE_ADJECTIVES = frozenset(
+    """eager confident optimistic pessimistic skeptical sceptical worried concerned critical wary
+    hopeful convinced certain sure aware adamant firm clear open opposed supportive determined
+    reluctant unwilling willing ready keen anxious afraid fearful nervous upset angry furious
+    frustrated unhappy happy pleased proud fond tired unsure uncertain doubtful divided unified
+    united unanimous vocal outspoken insistent dismissive appreciative grateful thankful sympathetic
+    hostile enthusiastic lukewarm ambivalent unconvinced satisfied dissatisfied disappointed
+    comfortable uncomfortable interested uninterested committed""".split()
+)
 #: Forms of "be": "the problem is that ..." attributes nothing.
 #: Light verbs: "make sure that", "let me say that" attribute nothing of their own.
 LIGHT_VERBS = frozenset("make makes made making let lets have has had get gets got see sees saw help".split())
@@ -99,6 +130,8 @@ def _table() -> dict[str, str]:
 _KINDS = _table()
 _NEEDS_CLAUSE = frozenset(f for base in _NEED_CLAUSE for f in _forms(base))
 _TAKES_OBJECT = frozenset(f for base in _OBJECT_VERBS for f in _forms(base))
+_TAKES_AS = frozenset(f for base in _AS_VERBS for f in _forms(base))
+_LIGHT = frozenset(f for base in _LIGHT_CUE_VERBS for f in _forms(base))
 
 
 def kind_of(word: str) -> str | None:
@@ -118,3 +151,13 @@ def needs_clause(word: str) -> bool:
 def takes_object(word: str) -> bool:
     """Whether a belief or intention verb is a cue with a plain object: "wants a deal"."""
     return word.lower() in _TAKES_OBJECT
+
+
+def takes_as(word: str) -> bool:
+    """Whether a verb is a cue with an object and "as": "Voters see him as an outsider"."""
+    return word.lower() in _TAKES_AS
+
+
+def is_light_cue(word: str) -> bool:
+    """Whether a verb is a cue with a noun of saying as its object: "made the case", "took aim"."""
+    return word.lower() in _LIGHT
