@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 BANDS, ANCHORS, NAMES = 20, 10, 50_000
@@ -43,7 +44,7 @@ class Articles:
     def __init__(self, seed: int = 15) -> None:
         self.rng = random.Random(seed)
         self.count = 0
-        self.recent: list[tuple[str, list[str], list[str]]] = []  # (story, bands, anchors)
+        self.recent: deque[tuple[str, list[str], list[str]]] = deque(maxlen=2_000)  # (story, bands, anchors)
         weights = [1 / (rank + 1) ** 1.1 for rank in range(NAMES)]
         self.names = self.rng.choices(range(NAMES), weights=weights, k=200_000)  # Zipf-drawn anchors
 
@@ -55,7 +56,7 @@ class Articles:
         rng, i = self.rng, self.count
         self.count += 1
         if self.recent and rng.random() < 0.33:
-            story, bands, anchors = rng.choice(self.recent[-2_000:])
+            story, bands, anchors = rng.choice(self.recent)
             bands = [
                 b if rng.random() < 0.6 else f"b{j}:{rng.getrandbits(40):x}" for j, b in enumerate(bands)
             ]
@@ -132,8 +133,8 @@ def measure(store: str, sizes: list[int], rounds: int, redis_url: str | None) ->
         article = medians["candidates"] + medians["members"] + medians["add"]
         held = ""
         if store == "sqlite":
-            size_mb = sum(p.stat().st_size for p in folder.glob("index.sqlite*")) / 1e6
-            held = f", file {size_mb:.0f} MB"
+            sizes_mb = [(folder / f"index.sqlite{end}").stat().st_size / 1e6 for end in ("", "-wal")]
+            held = f", file {sizes_mb[0]:.0f} MB + WAL {sizes_mb[1]:.0f} MB"
         elif store == "redis":
             held = f", redis used_memory {index._redis.info('memory')['used_memory'] / 1e6:.0f} MB"
         print(

@@ -17,7 +17,8 @@ output folder, ``_stories/index.sqlite``, which recovery and ``claimstream inspe
 never look at), a path (a SQLite file there), or ``redis://HOST:PORT/DB`` /
 ``rediss://`` (TLS). It connects and checks at once, so a run fails before it reads.
 
-Payloads are stored as compact JSON (UTF-8 bytes); the index never looks inside.
+Payloads are stored as deflated compact JSON (:func:`encode`); the index never looks
+inside. Decoded payloads are cached and shared between callers: never change one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ import json
 import logging
 import os
 import sqlite3
+import struct
 import threading
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
@@ -64,16 +67,18 @@ EXPIRE_BATCH = 500
 
 
 def encode(payload: dict[str, Any]) -> bytes:
-    """The stored form of a payload: compact JSON.
+    """The stored form of a payload: compact JSON, deflated (level 1: 25 us for 2 KB, which
+    shrinks to ~0.9 KB; in SQLite, 4 KB pages then hold four entries instead of one).
 
-    >>> encode({"claims": ["Rain fell."], "n": 1})
-    b'{"claims":["Rain fell."],"n":1}'
+    >>> payload = {"claims": ["Rain fell."] * 20}
+    >>> len(encode(payload)) < len(json.dumps(payload)), decode(encode(payload)) == payload
+    (True, True)
     """
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return zlib.compress(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), 1)
 
 
-def decode(stored: bytes | str) -> dict[str, Any]:
-    return json.loads(stored)
+def decode(stored: bytes) -> dict[str, Any]:
+    return json.loads(zlib.decompress(stored))
 
 
 def unique(keys: Sequence[str]) -> list[str]:
@@ -108,8 +113,8 @@ class PayloadCache:
     stale. Callers share the dicts (as MemoryIndex's callers do): they must not change them.
 
     >>> cache = PayloadCache(1)
-    >>> first = cache.get(1, b'{"n":1}')
-    >>> cache.get(1, b"ignored") is first, cache.get(2, b'{"n":2}'), cache.get(1, b'{"n":3}')
+    >>> first = cache.get(1, encode({"n": 1}))
+    >>> cache.get(1, b"ignored") is first, cache.get(2, encode({"n": 2})), cache.get(1, encode({"n": 3}))
     (True, {'n': 2}, {'n': 3})
     """
 
@@ -142,7 +147,8 @@ CREATE TABLE IF NOT EXISTS entries (
     story_id TEXT NOT NULL,
     version INTEGER NOT NULL,
     event_time_ms INTEGER NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    terms BLOB NOT NULL  -- its postings' terms (little-endian int64s): expiry deletes them by key
 );
 CREATE INDEX IF NOT EXISTS entries_by_story ON entries (story_id, version);
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (event_time_ms);
@@ -152,7 +158,6 @@ CREATE TABLE IF NOT EXISTS postings (
     entry INTEGER NOT NULL,
     PRIMARY KEY (term, event_time_ms, entry)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS postings_by_time ON postings (event_time_ms);
 CREATE TABLE IF NOT EXISTS versions (
     story_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL
@@ -378,9 +383,17 @@ class SqliteIndex:
             )
             version = db.execute("SELECT version FROM versions WHERE story_id = ?", (story_id,)).fetchone()[0]
             entry = db.execute(
-                "INSERT INTO entries (key, article_id, story_id, version, event_time_ms, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (key, article_id, story_id, version, event_time_ms, stored),
+                "INSERT INTO entries (key, article_id, story_id, version, event_time_ms, payload, terms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    article_id,
+                    story_id,
+                    version,
+                    event_time_ms,
+                    stored,
+                    struct.pack(f"<{len(terms)}q", *terms),
+                ),
             ).lastrowid
             db.executemany(
                 "INSERT INTO postings VALUES (?, ?, ?)", [(t, event_time_ms, entry) for t in terms]
@@ -389,7 +402,19 @@ class SqliteIndex:
 
     def expire(self, before_ms: int) -> int:
         with self._using() as db, self._transaction():
-            db.execute("DELETE FROM postings WHERE event_time_ms < ?", (before_ms,))
+            # By primary key, from each entry's terms: an index of postings by time would cost
+            # a fifth of the file and an insert more a posting.
+            old = db.execute(
+                "SELECT id, event_time_ms, terms FROM entries WHERE event_time_ms < ?", (before_ms,)
+            )
+            db.executemany(
+                "DELETE FROM postings WHERE term = ? AND event_time_ms = ? AND entry = ?",
+                (
+                    (term, event_time_ms, entry)
+                    for entry, event_time_ms, terms in old.fetchall()
+                    for term in struct.unpack(f"<{len(terms) // 8}q", terms)
+                ),
+            )
             return db.execute("DELETE FROM entries WHERE event_time_ms < ?", (before_ms,)).rowcount
 
     def sync(self) -> None:
