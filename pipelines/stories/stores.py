@@ -207,13 +207,15 @@ class SqliteIndex:
     before it returns, with ``synchronous=NORMAL``: the commit is in the WAL (in the
     OS's cache) and survives a crash of the process (the common case: a kill, a
     rebalance, an out-of-memory), so a replay finds it with :meth:`get`. It is not
-    yet on the disk: a power loss or kernel crash could lose the adds since the last
-    checkpoint, while the output files (written after them, and fsynced) survive;
-    later articles would then miss them, and a story version could be given twice.
-    :meth:`sync` closes that gap: one fsync of the WAL makes every add that returned
-    durable. Call it before an output file is renamed into place (once a file, not
-    once an article). ``synchronous="FULL"`` instead fsyncs at every add (2.6 ms an
-    article on this machine's disk, against 0.04 ms: more than the stage's budget).
+    at once on the disk: a background thread checkpoints every second (an fsync of
+    the WAL, then of the file, off the adds' thread), so a power loss or kernel crash
+    can lose the last second of adds while the output files written after them (and
+    fsynced) survive; later articles would miss them, a story version could be given
+    twice. :meth:`sync` closes that gap: one fsync of the WAL makes every add that
+    returned durable. Call it before an output file is renamed into place (once a
+    file, not once an article). ``synchronous="FULL"`` fsyncs at every add instead
+    (2.6 ms an add on this machine's disk, against 0.04 ms: more than the stage's
+    whole budget for the index).
 
     Other processes (replicas on the same machine) may use the same file: writers
     take turns (``busy_timeout`` of 30 s), readers never wait. The file must be on a
@@ -726,7 +728,7 @@ def open_index(state: str | None, output: str | Path, namespace: str = "claimstr
             f"--state {scheme}://...: unknown scheme {scheme!r}: give a local path or redis://HOST:PORT/DB",
             "state",
         )
-    path = Path(state.removeprefix("file://"))
+    path = Path(state.removeprefix("file://")).expanduser()
     if path.is_dir() or state.endswith(("/", os.sep)):
         path = path / DEFAULT_FILE.name
     return SqliteIndex(path)
