@@ -36,3 +36,7 @@ class RegistryError(ClaimstreamError):
 
 class InputError(ClaimstreamError):
     """A file or folder named on the command line is missing or unreadable."""
+
+
+class StateError(ClaimstreamError):
+    """The story index (``--state``: a SQLite file or a Redis server) cannot be opened or used."""
