@@ -36,7 +36,7 @@ DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 #: The options that may also come from the environment, as CLAIMSTREAM_<OPTION>.
 ENVIRONMENT_OPTIONS = (
     "--bootstrap-servers", "--topic", "--group-id", "--output", "--kafka-config-file",
-    "--output-topic", "--dead-letter-topic", "--schema-registry-url",
+    "--output-topic", "--dead-letter-topic", "--schema-registry-url", "--state",
 )  # fmt: skip
 
 
@@ -48,6 +48,7 @@ class ClaimstreamOptions(PipelineOptions):
         _kafka_source(parser.add_argument_group("Kafka source"))
         _file_source(parser.add_argument_group("File source (backfill)"))
         _processing(parser.add_argument_group("Processing"))
+        _stories(parser.add_argument_group("Story linking"))
         _file_output(parser.add_argument_group("Output files"))
         _topic_output(parser.add_argument_group("Kafka output (Confluent-framed Avro)"))
         _watching(parser.add_argument_group("Watching a run (local runner)"))
@@ -139,6 +140,22 @@ def _processing(group) -> None:
     group.add_argument(
         "--input-format", dest="input_format", default="auto",
         help="text, json (envelopes) or auto: JSON when the first non-space byte is '{'",
+    )  # fmt: skip
+
+
+def _stories(group) -> None:
+    group.add_argument(
+        "--no-stories", dest="stories", action="store_false",
+        help="do not link articles to their stories and claims to their earlier forms",
+    )  # fmt: skip
+    group.add_argument(
+        "--story-window-days", dest="story_window_days", type=float, default=7.0,
+        help="earlier articles of a story are looked for this far back, by event time",
+    )  # fmt: skip
+    group.add_argument(
+        "--state", dest="state",
+        help="the story index: a SQLite file or folder (default: _stories/ in --output), "
+        "or redis://HOST:PORT/DB shared by replicas on several machines",
     )  # fmt: skip
 
 
@@ -259,7 +276,8 @@ def validate(options: ClaimstreamOptions) -> None:
     if options.nlp_processes < 0:
         raise OptionError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
     positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
-                "file_max_records", "file_max_seconds", "read_slice_seconds", "readers")  # fmt: skip
+                "file_max_records", "file_max_seconds", "read_slice_seconds", "readers",
+                "story_window_days")  # fmt: skip
     for name in positive:
         value = getattr(options, name)
         if value is not None and value <= 0:

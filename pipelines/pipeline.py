@@ -3,6 +3,7 @@
     messages = ReadMessages              Kafka partitions, or files for a backfill
     articles = ParseArticles             + dead letters (empty, binary, too_large, ...)
     outputs  = ExtractEntitiesAndClaims  + dead letters (nlp_error); earlier ones passed on
+    outputs  = LinkStories               story, version, claim links and changes (--no-stories: off)
     WriteFiles(outputs)                  articles/ and dead_letters/, exactly once
     PublishToKafka(outputs)              optional: --output-topic, --dead-letter-topic
 
@@ -46,6 +47,7 @@ from pipelines.service.watch import watching
 from pipelines.sinks import PublishToKafka, WriteFiles
 from pipelines.sinks.registry import schema_id
 from pipelines.source import ReadArticleFiles, ReadFromKafka, ReadTopicFn, list_files
+from pipelines.stories import LinkStories, check_state
 
 
 def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, source: beam.PTransform) -> None:
@@ -57,6 +59,10 @@ def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, sou
     outputs = articles | "ExtractEntitiesAndClaims" >> ExtractEntitiesAndClaims(
         options.spacy_model, options.nlp_batch_size, options.nlp_processes, run_id
     )
+    if options.stories:
+        outputs = outputs | "LinkStories" >> LinkStories(
+            options.output, options.state, options.story_window_days, options.group_id
+        )
     outputs | "WriteFiles" >> WriteFiles(
         options.output, max_records=options.file_max_records, max_seconds=options.file_max_seconds,
         run_id=run_id, formats=options.file_formats, partition_by=options.partition_by,
@@ -102,6 +108,8 @@ def run(
         if options.topic or options.publishes:
             check_connection(options.kafka)  # TLS, Kafka and login, each bounded in time
         _check_registry(options)
+        if options.stories:
+            check_state(options.state, options.output, options.group_id)  # the story index opens
         state = runstate.begin(uuid.uuid4().hex, options.max_articles, options.until_idle, stop)
         state.started_at = started_at or state.started_at
         result = None
