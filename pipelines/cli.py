@@ -348,7 +348,10 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--articles", nargs="*", default=None, metavar="PATH",
         help="article files or folders instead of the bundled samples",
     )  # fmt: skip
-    parser.add_argument("--partitions", type=int, default=2)
+    parser.add_argument(
+        "--partitions", type=int, default=1,
+        help="of the demo topic; with one, a story's versions are read in the order published",
+    )  # fmt: skip
 
 
 def _demo(args: argparse.Namespace, argv: list[str]) -> int:

@@ -12,7 +12,7 @@ import time
 import pytest
 from kafka import TopicPartition
 
-from pipelines import kafka
+from pipelines import demo, kafka
 from pipelines.broker import free_port
 from tests.conftest import ARTICLES, HEADLINE_PARAGRAPHS, REPEATED_HEADLINE, read_avro_folder
 
@@ -184,7 +184,13 @@ def test_a_bad_option_value_is_one_line():
 def test_demo_runs_the_main_job(tmp_path):
     result = claimstream("demo", "--output", str(tmp_path / "demo"), timeout=300)
     assert result.returncode == 0, result.stderr
-    samples = 4
+    samples = len(demo.sample_articles()) + len(demo.feed_story())
     assert f"articles: {samples}" in result.stdout and "dead letters: 1" in result.stdout
     assert "throughput:" in result.stdout and str(tmp_path / "demo") in result.stdout
-    assert len(read_avro_folder(tmp_path / "demo" / "articles")) == samples
+    articles = read_avro_folder(tmp_path / "demo" / "articles")
+    assert len(articles) == samples
+    # The bundled re-telling (005 of 004) is linked to its first report, and the report says how.
+    story = {a["article_id"]: a["story"] for a in articles}
+    assert story["d4e5f60718293a4b"]["story_id"] == "a1c9e6f30b2d7845"
+    assert story["d4e5f60718293a4b"]["relation"] == "VERSION"
+    assert "a1c9e6f30b2d7845" in result.stdout and "NUMBER" in result.stdout
