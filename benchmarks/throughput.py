@@ -14,7 +14,9 @@ the bundled samples repeated), it measures and prints:
    peak resident memory of its whole process tree (workers included);
 4. end-to-end latency (Kafka record timestamp -> its Avro file in place) in a
    streaming run fed at half of the rate measured in 3;
-5. with --soak N: resident memory over a run of N articles (warm-up vs end).
+5. with --soak N: resident memory over a run of N articles (warm-up vs end);
+6. with --only stories: the pipeline with story linking (the default) against
+   ``--no-stories``, best of two runs each, alternating, and the ratio.
 """
 
 from __future__ import annotations
@@ -210,9 +212,11 @@ def start_pipeline(bootstrap: str, topic: str, group: str, folder: Path, *extra:
     )
 
 
-def pipeline_run(bootstrap: str, topic: str, count: int, words: int, folder: Path) -> tuple[dict, int]:
+def pipeline_run(
+    bootstrap: str, topic: str, count: int, words: int, folder: Path, group: str = "bench", *extra: str
+) -> tuple[dict, int]:
     started_wall = time.time()
-    process = start_pipeline(bootstrap, topic, "bench", folder, "--until-idle", "3")
+    process = start_pipeline(bootstrap, topic, group, folder, "--until-idle", "3", *extra)
     sampler = MemorySampler(process.pid)
     sampler.start()
     out, err = process.communicate()
@@ -222,10 +226,27 @@ def pipeline_run(bootstrap: str, topic: str, count: int, words: int, folder: Pat
     outputs = written(folder)
     assert len(outputs) == count, f"{len(outputs)} records written, {count} expected"
     last = max(mtime for _, mtime in outputs)
-    result = rate("the pipeline (claimstream run)", count, words, last - started_wall)
+    label = f"the pipeline (claimstream run {' '.join(extra)})".replace(" )", ")")
+    result = rate(label, count, words, last - started_wall)
     peak = max(kb for _, kb in sampler.samples)
     print(f"  {'':42} peak resident memory {peak / 1024:.0f} MB (process tree)")
     return result, peak
+
+
+def stories_cost(bootstrap: str, articles, words: int, folder: Path, rounds: int = 2) -> dict:
+    """Whole-run throughput with story linking on and off, best of ``rounds`` each."""
+    kafka.ensure_topic(KafkaConfig.of(bootstrap), "stories", 2)
+    kafka.publish(KafkaConfig.of(bootstrap), "stories", [(n.encode(), b) for n, b in articles])
+    best: dict[str, float] = {}
+    for i in range(rounds):
+        for label, extra in (("on", ()), ("off", ("--no-stories",))):
+            result, _ = pipeline_run(
+                bootstrap, "stories", len(articles), words, folder / f"{label}{i}", f"{label}{i}", *extra
+            )
+            best[label] = max(best.get(label, 0.0), result["articles_per_s"])
+    ratio = best["on"] / best["off"]
+    print(f"   best with stories {best['on']:.2f}, without {best['off']:.2f} articles/s: ratio {ratio:.2f}")
+    return {"with_stories": best["on"], "without_stories": best["off"], "ratio": round(ratio, 3)}
 
 
 # --- 4. latency ---------------------------------------------------------------------------
@@ -306,13 +327,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-seconds", type=float, default=40)
     parser.add_argument("--soak", type=int, default=0, help="also run N articles and watch memory")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--only", choices=("latency", "soak"), help="run just this part")
+    parser.add_argument("--only", choices=("latency", "soak", "stories"), help="run just this part")
     parser.add_argument("--rate", type=float, help="articles/s for --only latency")
     args = parser.parse_args(argv)
     if args.only:
         articles = load_articles(args.articles, args.limit)
         with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-            if args.only == "latency":
+            if args.only == "stories":
+                words = sum(len(t.split()) for t in bodies(articles))
+                print(f"story linking on and off, {len(articles)} articles")
+                stories_cost(broker.bootstrap_servers, articles, words, Path(tmp))
+            elif args.only == "latency":
                 if not args.rate:
                     parser.error("--only latency needs --rate (half the pipeline's articles/s)")
                 print(f"latency at {args.rate} articles/s")
