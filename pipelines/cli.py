@@ -39,6 +39,7 @@ FLAGS = {
     "output": "--output",
     "spacy_model": "--spacy-model",
     "schema_registry_url": "--schema-registry-url",
+    "state": "--state",
     "port": "--port",
 }
 

@@ -57,6 +57,8 @@ class StoryIndex(Protocol):
 
     def expire(self, before_ms: int) -> int: ...
 
+    def sync(self) -> None: ...  # every add that returned survives a power loss
+
     def close(self) -> None: ...
 
 
@@ -98,7 +100,8 @@ class MemoryIndex:
         return found[:limit]
 
     def members(self, story_id: str, limit: int) -> list[Entry]:
-        return [self._entries[k] for k in self._stories.get(story_id, ())[-limit:]]
+        keys = self._stories.get(story_id, ())
+        return [self._entries[k] for k in keys[len(keys) - limit :]] if limit > 0 else []
 
     def add(
         self,
@@ -129,6 +132,9 @@ class MemoryIndex:
                 self._postings[k].remove(key)
             self._stories[entry.story_id].remove(key)
         return len(old)
+
+    def sync(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

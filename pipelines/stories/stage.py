@@ -111,6 +111,11 @@ class LinkStoriesFn(beam.DoFn):
         # The entry added, or the one another replica added first: either way the answer stored.
         return with_story(article, entry)
 
+    def finish_bundle(self) -> None:
+        # Before the bundle's files are renamed into place (the writer finishes after this
+        # stage): what the index answered survives even a power loss, so a replay agrees.
+        self._index.sync()
+
     def _expire(self, event_ms: int) -> None:
         self._latest_event_ms = max(self._latest_event_ms, event_ms)
         self._since_expiry += 1
