@@ -16,7 +16,7 @@ from typing import Literal
 
 from spacy.tokens import Doc, Span, Token
 
-from pipelines.claims import cues, pronouns
+from pipelines.claims import cues, learned, pronouns
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -30,8 +30,8 @@ CUE_VERBS = frozenset(
     write writes wrote show shows showed found find finds conclude concluded concludes
     disclose disclosed discloses""".split()
 )
-_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
-_PRONOUNS = frozenset({"he", "she", "him", "her", "they", "it", "we", "i", "you"})
+_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her", "his"})
+_PRONOUNS = frozenset({"he", "she", "him", "her", "his", "they", "their", "it", "its", "we", "i", "you"})
 #: Subjects that name no one: the speaker inside a quotation, questions, demonstratives.
 _SKIPPED_SUBJECTS = frozenset(
     {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
@@ -87,6 +87,10 @@ _TITLES = frozenset(
     archbishop ambassador editor chair""".split()
 )
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
+#: Parts of speech a learned cue shape can head (:mod:`pipelines.claims.learned`).
+_LEARNED_POS = frozenset({"VERB", "AUX", "NOUN"})
+#: Pronouns that stand for someone who can hold a view (possessives: "his opposition to").
+_AGENT_PRONOUNS = frozenset({"he", "she", "they", "it", "his", "her", "their", "its"})
 #: Keys of what is found once per article in ``Doc.user_data``: plain tuples, never spans.
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
@@ -160,11 +164,16 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         found.append(_with_spans(_describe(phrase, ":", doc), phrase, mark, mark, span, "COLON"))
     for token in span:
         kind = _cue_kind(token)
+        shape = kind is None and token.pos_ in _LEARNED_POS
+        if shape:  # a shape learned from PolNeAR: "took aim at", "is critical of", "X's opposition to"
+            kind = learned.kind_of(token)
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
-        subject = _speaking_subject(token)
+        subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
         if subject is not None and _is_dateline(subject, span):
             subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
+        if shape and (subject is None or not _is_agent(subject)):
+            continue  # a learned shape speaks for a person or an institution only
         if subject is None and kind == "REPORTING":
             name = _adjacent_name(token)
             if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
@@ -172,7 +181,7 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             continue
         if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
             continue
-        if subject.lower_ in ("they", "it"):
+        if subject.lower_ in ("they", "it", "their", "its"):
             phrase = _group_antecedent(subject, doc)
             if phrase is None:
                 continue
@@ -186,6 +195,22 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
     return [a for a in found if not _nested(a, found)]
+
+
+def _owner(noun: Token) -> Token | None:
+    """The possessive a noun cue is owned by: "Trump" of "Trump's opposition to"."""
+    return next((c for c in noun.children if c.dep_ == "poss"), None)
+
+
+def _is_agent(subject: Token) -> bool:
+    """Whether a subject can hold a view: a name, a person or group pronoun, a role, an institution.
+
+    "The bill includes" is no attribution, whatever the verb's shape.
+    """
+    if subject.ent_type_ in ("PERSON", "ORG", "NORP", "GPE") or subject.pos_ == "PROPN":
+        return True
+    word = subject.lower_
+    return word in _AGENT_PRONOUNS or word in _ANONYMOUS_HEADS or word in _INSTITUTIONS or word in _TITLES
 
 
 def _is_dateline(subject: Token, sentence: Span) -> bool:
@@ -422,10 +447,14 @@ def _group_antecedent(pronoun: Token, doc: Doc) -> Span | None:
             if token.dep_ not in roles or _inside_quotation(token):
                 continue
             if token.ent_type_ in ("ORG", "NORP") or token.lower_ in _INSTITUTIONS:
-                if pronoun.lower_ == "it" and token.tag_ in ("NNS", "NNPS"):
+                if pronoun.lower_ in ("it", "its") and token.tag_ in ("NNS", "NNPS"):
                     continue
                 return _subject_span(token)
-            if pronoun.lower_ == "they" and token.tag_ == "NNS" and token.lower_ in _ANONYMOUS_HEADS:
+            if (
+                pronoun.lower_ in ("they", "their")
+                and token.tag_ == "NNS"
+                and token.lower_ in _ANONYMOUS_HEADS
+            ):
                 return _subject_span(token)
     return None
 
@@ -460,7 +489,11 @@ def _subject_span(head: Token) -> Span:
     for token in tokens:
         if token.i <= head.i:
             continue
-        if token.text in (",", "(", "\u2014", "\u2013") or token.dep_ == "relcl" or token.i in clauses:
+        if (
+            token.text in (",", "(", "\u2014", "\u2013")
+            or token.dep_ in ("relcl", "case")
+            or token.i in clauses
+        ):
             break
         if token.text == "-" and (token.whitespace_ or doc[token.i - 1].whitespace_):
             break  # a dash, not the hyphen of "caucus-goers"
