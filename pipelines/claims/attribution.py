@@ -182,7 +182,10 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
             continue
         if subject.lower_ in ("they", "it", "their", "its"):
-            phrase = _group_antecedent(subject, doc)
+            if subject.lower_ == "it" and subject.head.lower_ in cues.COPULAS:
+                continue  # "it is clear that", "it's hard to imagine": no one speaks
+            above = _governing_group(subject)
+            phrase = _subject_span(above) if above is not None else _group_antecedent(subject, doc)
             if phrase is None:
                 continue
             attribution = _describe(phrase, token.text, doc)
@@ -430,6 +433,28 @@ def _governing_speaker(subject: Token, doc: Doc) -> Attribution | None:
         if above is not None and above.lower_ not in _PRONOUNS and cues.is_cue_verb(verb.lower_):
             named = _describe(_subject_span(above), "", doc)
             return named if named.speaker_type != "ORGANIZATION" else None
+    return None
+
+
+def _governing_group(pronoun: Token) -> Token | None:
+    """What "they" stands for in "47 percent said they would ...": the plural subject of the cue above.
+
+    "it" likewise, for an institution: "The union said it would strike."
+    """
+    verb = pronoun.head
+    while verb.dep_ in _CLAUSE_DEPS and verb.head is not verb:
+        verb = verb.head
+        if not cues.is_cue_verb(verb.lower_):
+            continue
+        above = _speaking_subject(verb)
+        if above is None or above.lower_ in _PRONOUNS or above.lower_ in _SKIPPED_SUBJECTS:
+            return None
+        plural = above.tag_ in ("NNS", "NNPS") or above.ent_type_ == "NORP" or above.lower_ == "percent"
+        plural = plural or any(c.dep_ == "conj" for c in above.children)
+        if pronoun.lower_ in ("they", "their"):
+            return above if plural else None
+        institution = above.ent_type_ == "ORG" or above.lower_ in _INSTITUTIONS
+        return above if institution and not plural else None
     return None
 
 
