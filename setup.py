@@ -25,6 +25,7 @@ setup(
         "pipelines.schemas": ["*.avsc"],
         "pipelines.samples": ["*.txt"],
         "pipelines.models": ["*.json.gz", "*.json"],
+        "pipelines.claims": ["learned_cues.json"],
     },
     install_requires=[
         "apache-beam>=2.77.0,<2.78",

@@ -236,3 +236,85 @@ def test_the_polnear_benchmark_scores_a_corpus(tmp_path):
     assert "recall main 1.000 (4/4)" in out
     assert "precision main 1.000" in out
     assert "pronoun sources (he/she/they/it) right: main 1.000 (1/1)" in out
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker", "source", "cue"),
+    [
+        # Shapes learned from PolNeAR train (pipelines/claims/learned_cues.json), none in the lexicon.
+        ("The mayor blamed the council for the delays.", "delays", "The mayor", "The mayor", "blamed"),
+        (
+            "Senator Jane Doe lashed out at the new budget.",
+            "budget",
+            "Senator Jane Doe",
+            "Senator Jane Doe",
+            "lashed",
+        ),
+        ("Governor Smith was quick to reject the bill.", "reject", "Governor Smith", "Governor Smith", "was"),
+        # A noun owned by its source, the owner's "'s" left out; a possessive pronoun resolved.
+        (
+            "The governor's assertion that taxes will fall drew criticism.",
+            "taxes",
+            "The governor",
+            "The governor",
+            "assertion",
+        ),
+        (
+            "Hillary Clinton spoke in Ohio on Monday.\n\nHer embrace of the plan surprised her aides.",
+            "embrace",
+            "Hillary Clinton",
+            "Her",
+            "embrace",
+        ),
+    ],
+)
+def test_learned_cue_shapes(body, fragment, speaker, source, cue, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    found = [(a.speaker, a.source.text, a.cue.text, a.cue_kind) for a in claim.attributions]
+    assert (speaker, source, cue, "STANCE") in found
+
+
+def test_a_learned_shape_needs_someone_to_hold_the_view(spacy_nlp):
+    enriched = article_of(
+        "The bill includes a tax on fuel.\n\nThe storm blamed nobody for the floods.", spacy_nlp
+    )
+    assert [a for c in enriched.claims for a in c.attributions] == []
+
+
+def test_the_learned_cues_file_holds_shapes_and_counts_only():
+    import json
+
+    from pipelines.claims import learned
+
+    document = json.loads((Path(learned.__file__).parent / learned.RESOURCE).read_text("utf-8"))
+    assert document["patterns"]
+    for key, (attributions, occurrences) in document["patterns"].items():
+        kind, *words = key.split()  # "P assertion acl": a shape, its stems and what follows
+        assert kind in "VLAP" and len(words) == (3 if kind == "L" else 2), key
+        assert (
+            document["min_count"] <= occurrences and attributions >= document["min_precision"] * occurrences
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "absent", "expected"),
+    [
+        # "they" under a cue stands for the cue's plural subject, not the last group named.
+        (
+            "Bernie Sanders met the union in Iowa.\n\nMost farmers said they would vote for the mayor.",
+            "mayor",
+            None,
+            ("they", "Most farmers"),
+        ),
+        # An extraposed "it" speaks for no one.
+        ("The council published its plan in May.\n\nIt is clear that the plan failed.", "clear", "It", None),
+    ],
+)
+def test_they_and_it(body, fragment, absent, expected, spacy_nlp):
+    enriched = article_of(body, spacy_nlp)
+    found = [
+        (a.source.text, a.speaker) for c in enriched.claims if fragment in c.text for a in c.attributions
+    ]
+    if expected is not None:
+        assert expected in found
+    assert all(source != absent for source, _ in found)

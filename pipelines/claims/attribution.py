@@ -16,7 +16,7 @@ from typing import Literal
 
 from spacy.tokens import Doc, Span, Token
 
-from pipelines.claims import cues, pronouns
+from pipelines.claims import cues, learned, pronouns
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -30,8 +30,8 @@ CUE_VERBS = frozenset(
     write writes wrote show shows showed found find finds conclude concluded concludes
     disclose disclosed discloses""".split()
 )
-_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
-_PRONOUNS = frozenset({"he", "she", "him", "her", "they", "it", "we", "i", "you"})
+_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her", "his"})
+_PRONOUNS = frozenset({"he", "she", "him", "her", "his", "they", "their", "it", "its", "we", "i", "you"})
 #: Subjects that name no one: the speaker inside a quotation, questions, demonstratives.
 _SKIPPED_SUBJECTS = frozenset(
     {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
@@ -87,6 +87,10 @@ _TITLES = frozenset(
     archbishop ambassador editor chair""".split()
 )
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr"})
+#: Parts of speech a learned cue shape can head (:mod:`pipelines.claims.learned`).
+_LEARNED_POS = frozenset({"VERB", "AUX", "NOUN"})
+#: Pronouns that stand for someone who can hold a view (possessives: "his opposition to").
+_AGENT_PRONOUNS = frozenset({"he", "she", "they", "it", "his", "her", "their", "its"})
 #: Keys of what is found once per article in ``Doc.user_data``: plain tuples, never spans.
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
@@ -160,11 +164,16 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         found.append(_with_spans(_describe(phrase, ":", doc), phrase, mark, mark, span, "COLON"))
     for token in span:
         kind = _cue_kind(token)
+        shape = kind is None and token.pos_ in _LEARNED_POS
+        if shape:  # a shape learned from PolNeAR: "took aim at", "is critical of", "X's opposition to"
+            kind = learned.kind_of(token)
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
-        subject = _speaking_subject(token)
+        subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
         if subject is not None and _is_dateline(subject, span):
             subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
+        if shape and (subject is None or not _is_agent(subject)):
+            continue  # a learned shape speaks for a person or an institution only
         if subject is None and kind == "REPORTING":
             name = _adjacent_name(token)
             if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
@@ -172,8 +181,11 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             continue
         if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
             continue
-        if subject.lower_ in ("they", "it"):
-            phrase = _group_antecedent(subject, doc)
+        if subject.lower_ in ("they", "it", "their", "its"):
+            if subject.lower_ == "it" and subject.head.lower_ in cues.COPULAS:
+                continue  # "it is clear that", "it's hard to imagine": no one speaks
+            above = _governing_group(subject)
+            phrase = _subject_span(above) if above is not None else _group_antecedent(subject, doc)
             if phrase is None:
                 continue
             attribution = _describe(phrase, token.text, doc)
@@ -186,6 +198,22 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
     return [a for a in found if not _nested(a, found)]
+
+
+def _owner(noun: Token) -> Token | None:
+    """The possessive a noun cue is owned by: "Trump" of "Trump's opposition to"."""
+    return next((c for c in noun.children if c.dep_ == "poss"), None)
+
+
+def _is_agent(subject: Token) -> bool:
+    """Whether a subject can hold a view: a name, a person or group pronoun, a role, an institution.
+
+    "The bill includes" is no attribution, whatever the verb's shape.
+    """
+    if subject.ent_type_ in ("PERSON", "ORG", "NORP", "GPE") or subject.pos_ == "PROPN":
+        return True
+    word = subject.lower_
+    return word in _AGENT_PRONOUNS or word in _ANONYMOUS_HEADS or word in _INSTITUTIONS or word in _TITLES
 
 
 def _is_dateline(subject: Token, sentence: Span) -> bool:
@@ -408,6 +436,28 @@ def _governing_speaker(subject: Token, doc: Doc) -> Attribution | None:
     return None
 
 
+def _governing_group(pronoun: Token) -> Token | None:
+    """What "they" stands for in "47 percent said they would ...": the plural subject of the cue above.
+
+    "it" likewise, for an institution: "The union said it would strike."
+    """
+    verb = pronoun.head
+    while verb.dep_ in _CLAUSE_DEPS and verb.head is not verb:
+        verb = verb.head
+        if not cues.is_cue_verb(verb.lower_):
+            continue
+        above = _speaking_subject(verb)
+        if above is None or above.lower_ in _PRONOUNS or above.lower_ in _SKIPPED_SUBJECTS:
+            return None
+        plural = above.tag_ in ("NNS", "NNPS") or above.ent_type_ == "NORP" or above.lower_ == "percent"
+        plural = plural or any(c.dep_ == "conj" for c in above.children)
+        if pronoun.lower_ in ("they", "their"):
+            return above if plural else None
+        institution = above.ent_type_ == "ORG" or above.lower_ in _INSTITUTIONS
+        return above if institution and not plural else None
+    return None
+
+
 def _group_antecedent(pronoun: Token, doc: Doc) -> Span | None:
     """What "it" or "they" stands for: the last organization (or, for "they", group) named before it.
 
@@ -422,10 +472,14 @@ def _group_antecedent(pronoun: Token, doc: Doc) -> Span | None:
             if token.dep_ not in roles or _inside_quotation(token):
                 continue
             if token.ent_type_ in ("ORG", "NORP") or token.lower_ in _INSTITUTIONS:
-                if pronoun.lower_ == "it" and token.tag_ in ("NNS", "NNPS"):
+                if pronoun.lower_ in ("it", "its") and token.tag_ in ("NNS", "NNPS"):
                     continue
                 return _subject_span(token)
-            if pronoun.lower_ == "they" and token.tag_ == "NNS" and token.lower_ in _ANONYMOUS_HEADS:
+            if (
+                pronoun.lower_ in ("they", "their")
+                and token.tag_ == "NNS"
+                and token.lower_ in _ANONYMOUS_HEADS
+            ):
                 return _subject_span(token)
     return None
 
@@ -460,7 +514,11 @@ def _subject_span(head: Token) -> Span:
     for token in tokens:
         if token.i <= head.i:
             continue
-        if token.text in (",", "(", "\u2014", "\u2013") or token.dep_ == "relcl" or token.i in clauses:
+        if (
+            token.text in (",", "(", "\u2014", "\u2013")
+            or token.dep_ in ("relcl", "case")
+            or token.i in clauses
+        ):
             break
         if token.text == "-" and (token.whitespace_ or doc[token.i - 1].whitespace_):
             break  # a dash, not the hyphen of "caucus-goers"

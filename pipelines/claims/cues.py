@@ -32,7 +32,7 @@ STANCE = """believe think fear worry hope expect plan want intend wish feel cons
     insist back love hate dislike trust distrust decline""".split()
 
 #: Irregular forms, by base form.
-_IRREGULAR = {
+IRREGULAR = {
     "say": "says said saying",
     "tell": "tells told telling",
     "write": "writes wrote written writing",
@@ -103,8 +103,8 @@ COPULAS = frozenset("be is are was were been being 's 're \u2019s \u2019re".spli
 
 def _forms(base: str) -> list[str]:
     """The inflected forms of a regular verb: "plan" -> plans, planned, planning."""
-    if base in _IRREGULAR:
-        return [base, *_IRREGULAR[base].split()]
+    if base in IRREGULAR:
+        return [base, *IRREGULAR[base].split()]
     if base.endswith("e"):
         return [base, base + "s", base + "d", base[:-1] + "ing"]
     if base.endswith("y") and base[-2] not in "aeiou":
