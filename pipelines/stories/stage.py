@@ -60,12 +60,12 @@ class LinkStoriesFn(beam.DoFn):
 
     def __init__(self, output: str, state: str | None, window_days: float, namespace: str) -> None:
         self._output = output
-        self._state = state
+        self._index_at = state  # --state: None (in the output folder), a path or a Redis URL
         self._window_ms = int(window_days * DAY_MS)
         self._namespace = namespace
 
     def setup(self) -> None:
-        self._index = open_index(self._state, self._output, self._namespace)
+        self._index = open_index(self._index_at, self._output, self._namespace)
         self._latest_event_ms = 0
         self._since_expiry = 0
 
