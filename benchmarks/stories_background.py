@@ -47,7 +47,7 @@ import pipelines.stories.stage as stage
 from pipelines.records import EnrichedArticle
 from pipelines.stories import match
 from pipelines.stories.match import PairModel, default_model
-from pipelines.stories.profile import ArticleProfile, profile_of
+from pipelines.stories.profile import ArticleProfile, default_vocabulary, profile_of
 
 CACHE = Path("/tmp/judge")
 #: All articles at one event time (the corpus has none): one window, as the brief's runs.
@@ -179,6 +179,10 @@ class Run:
     clock: Clock
     total_seconds: float
 
+    @property
+    def duplicates(self) -> int:
+        return sum(a.relation == "DUPLICATE" for a in self.answers)
+
 
 def run_stage(articles: dict[str, EnrichedArticle], model: PairModel) -> Run:
     """Each article, in sorted path order, through ``LinkStoriesFn`` (SQLite index, temp folder)."""
@@ -283,6 +287,17 @@ class Precision:
 
 
 def precision(answers: list[Answer], judged: dict[frozenset[str], str]) -> Precision:
+    """The links among ``answers`` against the judged pairs (a pair is judged whatever its order).
+
+    >>> a = [Answer("b/1.txt", "NEW", "b/1", None, 0.0, 0.0, None),
+    ...      Answer("b/2.txt", "VERSION", "b/1", "b/1.txt", 0.9, 0.9, None),
+    ...      Answer("b/3.txt", "VERSION", "b/1", "b/2.txt", 0.8, 0.8, None),
+    ...      Answer("b/4.txt", "NEW", "b/4", None, 0.0, 0.3, "b/1.txt")]
+    >>> judged = {frozenset(("b/1.txt", "b/2.txt")): "SAME_STORY", frozenset(("b/3.txt", "b/2.txt")): "RELATED",
+    ...           frozenset(("b/4.txt", "b/1.txt")): "SAME_STORY"}
+    >>> precision(a, judged).row()
+    '2 links, 2 judged (0 not): precision SAME_STORY 0.500, SAME_STORY or RELATED 1.000; VERSION links only: SAME_STORY 1/2; recall of judged SAME_STORY pairs 1/2'
+    """  # noqa: E501
     links = [a for a in answers if a.relation != "NEW"]
     labels = [judged.get(frozenset((a.name, a.previous))) for a in links]
     versions = [label for a, label in zip(links, labels, strict=True) if a.relation == "VERSION" and label]
@@ -307,7 +322,7 @@ def ecbplus_f1(folder: Path, thresholds: list[float], base: PairModel) -> dict[f
     from pipelines.stories import train
 
     gold = train.gold_of(folder)
-    profiles = train.profiles_of(train.annotated(folder, CACHE), train.default_vocabulary())
+    profiles = train.profiles_of(train.annotated(folder, CACHE), default_vocabulary())
     return {
         t: statistics.mean(
             train.pairwise(gold, train.stream(profiles, train.shuffled(profiles, seed), model))[2]
@@ -361,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judged", type=Path, help="judged pairs (benchmarks/data/bbc_story_links.json)")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[], help="story thresholds to try")
     parser.add_argument("--ecbplus", type=Path, help="the ECB+ folder: F1 at each threshold")
-    parser.add_argument("--dump", type=Path, help="write the links and rejected candidates (JSON)")
+    parser.add_argument(
+        "--dump",
+        type=Path,
+        help="write the links and rejected candidates (JSON; FILE-THRESHOLD.json for others)",
+    )
     args = parser.parse_args(argv)
 
     names = article_files(args.data, args.folders)[: args.limit]
@@ -384,19 +403,31 @@ def main(argv: list[str] | None = None) -> int:
     for t in thresholds:
         table.append((t, run_stage(articles, dataclasses.replace(base, threshold=t))))
         print_run(table[-1][1], f"threshold {t}")
+        if args.dump:
+            dump(table[-1][1], articles, args.dump.with_name(f"{args.dump.stem}-{t}{args.dump.suffix}"))
         if judged:
             print("  " + precision(table[-1][1].answers, judged).row())
     if judged or f1:
-        print("\n| threshold | links | judged | precision SAME_STORY | SAME_STORY or RELATED | "
-              "recall of judged SAME_STORY | ECB+ pairwise F1 |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|")
+        print("\n| threshold | links (VERSION + DUPLICATE) | judged | precision SAME_STORY | "
+              "SAME_STORY or RELATED | VERSION links: SAME_STORY | recall of judged SAME_STORY | "
+              "ECB+ pairwise F1 |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
         for t, r in sorted(table):
             p = precision(r.answers, judged)
             same = f"{p.same / p.judged:.3f}" if p.judged else "-"
             either = f"{(p.same + p.related) / p.judged:.3f}" if p.judged else "-"
             recall = f"{p.recalled}/{p.same_pairs}" if p.same_pairs else "-"
             ecb = f"{f1[t]:.3f}" if t in f1 else "-"
-            print(f"| {t} | {p.links} | {p.judged} | {same} | {either} | {recall} | {ecb} |")
+            versions = f"{p.versions_same}/{p.versions}" if p.versions else "-"
+            row = (
+                t,
+                f"{p.links} ({p.links - r.duplicates} + {r.duplicates})",
+                p.judged,
+                same,
+                either,
+                versions,
+            )
+            print("| " + " | ".join(str(x) for x in (*row, recall, ecb)) + " |")
     return 0
 
 
