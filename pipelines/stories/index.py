@@ -101,7 +101,7 @@ class MemoryIndex:
 
     def members(self, story_id: str, limit: int) -> list[Entry]:
         keys = self._stories.get(story_id, ())
-        return [self._entries[k] for k in keys[len(keys) - limit :]] if limit > 0 else []
+        return [self._entries[k] for k in keys[max(0, len(keys) - limit) :]]
 
     def add(
         self,
