@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/service.py [--articles PATH] [--only backlog|replicas|soak]
 
-1. backlog: 300 articles queued before the run starts. The whole run (process start
+1. backlog: 300 articles queued before the run starts (``--no-stories``: without the
+   story stage). The whole run (process start
    to the last file written) against raw spaCy ``nlp.pipe`` with two processes over
    the same texts, the model loaded beforehand; best of two rounds each. Also the
    start-up (process start to the first record read) and the steady rate.
@@ -62,7 +63,7 @@ def queued_topic(broker: EmbeddedBroker, articles, partitions: int) -> str:
     return topic
 
 
-def backlog(articles, rounds: int = 2) -> None:
+def backlog(articles, rounds: int = 2, *extra: str) -> None:
     texts = bodies(articles)
     raw = min(raw_spacy_two_processes(texts) for _ in range(rounds))
     print(
@@ -74,7 +75,7 @@ def backlog(articles, rounds: int = 2) -> None:
         with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
             topic = queued_topic(broker, articles, 2)
             started = time.time()
-            process = start_replica(broker.bootstrap_servers, topic, Path(tmp), "--until-idle", "3")
+            process = start_replica(broker.bootstrap_servers, topic, Path(tmp), "--until-idle", "3", *extra)
             out, err = process.communicate()
             whole = last_file_at(Path(tmp)) - started
             startup = float(re.search(r"([\d.]+) s to the first record read", out).group(1))
@@ -179,10 +180,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--articles", type=Path, default=BBC)
     parser.add_argument("--only", choices=("backlog", "replicas", "soak"))
     parser.add_argument("--soak", type=int, default=5000, help="articles for the soak (default 5000)")
+    parser.add_argument(
+        "--no-stories", action="store_true", help="the backlog without the story stage (the extraction alone)"
+    )
     args = parser.parse_args(argv)
     if args.only in (None, "backlog"):
         print("1. a backlog of 300 articles, whole run")
-        backlog(load_articles(args.articles, 300))
+        backlog(load_articles(args.articles, 300), 2, *(["--no-stories"] if args.no_stories else []))
     if args.only in (None, "replicas"):
         print("2. one replica against two")
         replicas(load_articles(args.articles, 600))
