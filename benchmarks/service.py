@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/service.py [--articles PATH] [--only backlog|replicas|soak]
 
-1. backlog: 300 articles queued before the run starts (``--no-stories``: without the
-   story stage). The whole run (process start
+1. backlog: 300 articles queued before the run starts. The whole run (process start
    to the last file written) against raw spaCy ``nlp.pipe`` with two processes over
    the same texts, the model loaded beforehand; best of two rounds each. Also the
    start-up (process start to the first record read) and the steady rate.
+   ``--no-stories``: the backlog without the story stage (the extraction alone).
 2. replicas: the same topic (6 partitions, 600 articles) read by one replica, then by
    two replicas in one consumer group: wall time and articles/s.
 3. soak: 5,000 articles through two replicas; resident memory of each replica's
