@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     gold = train.gold_of(args.data)
     articles = train.annotated(args.data)
     vocabulary, model = default_vocabulary(), default_model()
-    print(f"{len(articles)} articles, {len(set(gold.values()))} gold stories; model: {model}")
+    trees = len(getattr(model.story, "trees", ()))
+    print(f"{len(articles)} articles, {len(set(gold.values()))} gold stories; threshold {model.threshold}, {trees} trees")
 
     profile_of(articles[min(articles)], "warm-up", 0)  # loads the embedding model
     started = time.process_time()
