@@ -86,6 +86,11 @@ class Logistic:
         z = self.intercept + sum(c * x for c, x in zip(self.coefficients, features, strict=True))
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        """:meth:`probability` of each row, at once."""
+        z = np.asarray(rows, dtype=np.float64) @ np.asarray(self.coefficients) + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
 
 Node = tuple[int, float, int, int, float]  # feature (-1: a leaf), threshold, left, right, value
 
@@ -136,6 +141,52 @@ class Trees:
             z += value
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        """:meth:`probability` of each row, at once: every tree as a complete tree, walked level by level.
+
+        >>> stump = ((0, 0.5, 1, 2, 0.0), (-1, 0.0, 0, 0, -2.0), (-1, 0.0, 0, 0, 2.0))
+        >>> Trees(("a",), 0.0, (stump, ((-1, 0.0, 0, 0, 1.0),))).probabilities([[0.1], [0.9]]).round(2)
+        array([0.27, 0.95])
+        """
+        features, thresholds, values = self._complete
+        x = np.asarray(rows, dtype=np.float64)
+        trees = np.arange(len(self.trees))
+        rows_ = np.arange(len(x))[:, None]
+        node = np.zeros((len(x), len(self.trees)), dtype=np.int64)
+        for _ in range(values.shape[1].bit_length() - 1):  # 2 ** levels leaves
+            right = x[rows_, features[trees, node]] > thresholds[trees, node]
+            node = 2 * node + 1 + right
+        z = self.base + values[trees, node - features.shape[1]].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
+    @functools.cached_property
+    def _complete(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(features, thresholds) of the inner nodes and the leaf values, in heap order, every tree
+        padded to the deepest's depth (a leaf above it becomes a split that always goes left to itself)."""
+
+        def depth(tree: tuple[Node, ...], i: int = 0) -> int:
+            feature, _, left, right, _ = tree[i]
+            return 0 if feature < 0 else 1 + max(depth(tree, left), depth(tree, right))
+
+        levels = max((depth(tree) for tree in self.trees), default=0)
+        inner, leaves = 2**levels - 1, 2**levels
+        features = np.zeros((len(self.trees), inner), dtype=np.int64)
+        thresholds = np.full((len(self.trees), inner), np.inf)
+        values = np.zeros((len(self.trees), leaves))
+        for t, tree in enumerate(self.trees):
+            stack = [(0, 0, 0)]  # (node in the tree, position in the heap, level)
+            while stack:
+                i, position, level = stack.pop()
+                feature, threshold, left, right, value = tree[i]
+                if level == levels:
+                    values[t, position - inner] = value
+                elif feature < 0:  # a leaf above the last level: both children are itself
+                    stack += [(i, 2 * position + 1, level + 1), (i, 2 * position + 2, level + 1)]
+                else:
+                    features[t, position], thresholds[t, position] = feature, threshold
+                    stack += [(left, 2 * position + 1, level + 1), (right, 2 * position + 2, level + 1)]
+        return features, thresholds, values
+
 
 @dataclasses.dataclass(frozen=True)
 class StoryModel:
@@ -185,9 +236,7 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     >>> cosine({"quake": 0.6, "aceh": 0.8}, {"aceh": 1.0})
     0.8
     """
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(x * b[w] for w, x in a.items() if w in b)
+    return math.fsum(a[w] * b[w] for w in a.keys() & b.keys())  # exact: the same in any order
 
 
 def agreement(a: Collection[str], b: Collection[str]) -> tuple[float, float]:
@@ -212,10 +261,17 @@ def pair_features(a: ArticleProfile, b: ArticleProfile) -> list[float]:
         float(a.vector() @ b.vector()) if a.embedding and b.embedding else 0.0,
     ]
     x, y = a.sets, b.sets
-    for scope in ("lead", "body"):
-        for kind in KINDS:
-            features.extend(agreement(x[f"{scope}.{kind}"], y[f"{scope}.{kind}"]))
+    for name in _SCOPED_KINDS:  # agreement(), inlined: this runs for every member of every candidate
+        mine, theirs = x[name], y[name]
+        if mine and theirs:
+            shared = len(mine & theirs) / min(len(mine), len(theirs))
+            features += (shared, float(shared == 0))
+        else:
+            features += (0.0, 0.0)
     return features
+
+
+_SCOPED_KINDS = tuple(f"{scope}.{kind}" for scope in ("lead", "body") for kind in KINDS)
 
 
 # --- stories -------------------------------------------------------------------------------
@@ -444,20 +500,22 @@ def decide(
     for entry, _ in found:  # most keys shared first
         if entry.story_id not in stories and len(stories) < STORIES:
             stories.append(entry.story_id)
-    best: tuple[float, str, ArticleProfile, float] | None = None
+    scored: list[tuple[str, list[ArticleProfile], np.ndarray, list[float]]] = []
     for story_id in stories:
         members = [profile_in(e) for e in index.members(story_id, MEMBERS) if e.key != profile.key]
-        if not members:
-            continue
-        probabilities = [model.pair.probability(features(profile, m)) for m in members]
-        x = story_features(profile, members, probabilities)
-        probability = model.story.probability(x)
-        if seen is not None:
-            seen.append(Scored(story_id, tuple(members), tuple(x), probability))
-        if best is None or probability > best[0]:
-            closest = max(range(len(members)), key=lambda i: probabilities[i])
-            best = (probability, story_id, members[closest], probabilities[closest])
-    if best is not None and best[0] >= model.threshold:
-        score, story_id, member, _ = best
-        return Decision(story_id, "VERSION", member.article_id, round(score, 3))
-    return Decision(profile.article_id, "NEW", None, 0.0)
+        if members:
+            probabilities = model.pair.probabilities([features(profile, m) for m in members])
+            scored.append((story_id, members, probabilities, story_features(profile, members, probabilities)))
+    if not scored:
+        return Decision(profile.article_id, "NEW", None, 0.0)
+    story_probabilities = model.story.probabilities([x for *_, x in scored])
+    if seen is not None:
+        for (story_id, members, _, x), probability in zip(scored, story_probabilities, strict=True):
+            seen.append(Scored(story_id, tuple(members), tuple(x), float(probability)))
+    best = int(np.argmax(story_probabilities))  # the first of equals: the most keys shared
+    score = float(story_probabilities[best])
+    if score < model.threshold:
+        return Decision(profile.article_id, "NEW", None, 0.0)
+    story_id, members, probabilities, _ = scored[best]
+    closest = members[int(np.argmax(probabilities))]
+    return Decision(story_id, "VERSION", closest.article_id, round(score, 3))
