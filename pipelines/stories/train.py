@@ -68,7 +68,7 @@ C = 1.0
 TRAINING_SEEDS = (1, 2, 3, 4, 5, 6)
 PASSES = 2
 #: The story model's trees: shallow and regularized by their number, not grown to fit ECB+.
-TREE_COUNT = 200
+TREE_COUNT = 100
 TREE_DEPTH = 2
 LEARNING_RATE = 0.1
 THRESHOLDS = tuple(round(0.15 + 0.05 * i, 2) for i in range(7))
