@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pipelines.stories import train
 from pipelines.stories.index import MemoryIndex
-from pipelines.stories.match import decide, default_model
+from pipelines.stories.match import clear_caches, decide, default_model
 from pipelines.stories.profile import default_vocabulary, profile_of
 
 
@@ -78,6 +78,7 @@ def _decide_in_window(profiles: dict, gold: dict[str, str], size: int, shared: b
     The copies are other stories (their keys renamed, so only they find each other), or, with
     ``shared``, copies keeping the keys: every article then meets many near-identical stories.
     """
+    clear_caches()  # the stories met in the seeds' runs must not be remembered
     index = MemoryIndex()
     names = sorted(profiles)
     for i in range(size // len(names) - 1):

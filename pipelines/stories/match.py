@@ -395,6 +395,12 @@ class Story:
 _stories: dict[tuple[str, ...], Story] = {}
 
 
+def clear_caches() -> None:
+    """Forget the parsed profiles and story summaries (a benchmark's cold start)."""
+    _profiles.clear()
+    _stories.clear()
+
+
 def story_of(members: Sequence[ArticleProfile]) -> Story:
     """The :class:`Story` of these members (remembered: a story is compared with many articles)."""
     cache_key = tuple(m.key for m in members)

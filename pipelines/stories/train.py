@@ -11,9 +11,11 @@ the pair and story models of :mod:`.match`.
 3. The story model learns in the simulated stream: the articles are fed in shuffled orders
    through :func:`.match.decide` and a :class:`.index.MemoryIndex`, and every candidate story
    an article is compared with becomes an example (label: most of the story's members are of
-   the article's gold story). The first pass follows a plain rule (the mean probability of
-   the story's closest members); later passes follow the model fit so far, so the model
-   learns from the stories it builds itself, mistakes included (as in DAgger).
+   the article's gold story); gradient-boosted trees over :func:`.match.story_features` fit
+   them (exported node by node into the model file). The first pass follows a plain rule
+   (the mean probability of the story's closest members); the next follows the model fit so
+   far, so the model learns from the stories it builds itself, mistakes included (as in
+   DAgger).
 4. The threshold is the one giving the best mean pairwise F1 over the seeds' orders.
 
 :func:`loto_clusterings` repeats 2 to 4 without each topic and scores the topic left
