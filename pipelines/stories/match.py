@@ -3,15 +3,19 @@
 1. Candidates: the articles of the window sharing a key (an LSH band or an anchor name)
    with the article, from the index; their stories are the candidate stories.
 2. The same text again (equal ``text_hash``) is a DUPLICATE of that article's story.
-3. Each candidate story is scored against its latest members: a pair model (logistic
-   regression over term and embedding similarities and the agreement or conflict of
-   names, dates and numbers, for the headline and lead and for the whole text; weights in
-   ``pipelines/models/stories.json``, trained by :mod:`.train`) gives each member a
-   probability, and the story's score mixes their mean (average linkage: one close
-   member is not enough when the others disagree) with their maximum.
-4. The story's own profile (its dominant year and month, from its members) must not
-   conflict with the article's lead: two earthquakes of the same kind are two stories.
-5. The best story over the threshold gets the article (VERSION, following its most
+3. A pair model (logistic regression over term and embedding similarities and the
+   agreement or conflict of names, dates and numbers, for the headline and lead and for
+   the whole text) gives each of a candidate story's latest members a probability of
+   telling the same story as the article.
+4. A story model (a second logistic regression) weighs the story as a whole: those
+   probabilities (max, mean), how the article's terms and embedding compare with the
+   story's centroid, which share of the members agree or conflict on its years, months,
+   days, places and people, whether it names the story's dominant names and terms, and the
+   story's size. One close member is not enough when the rest of the story disagrees, and a
+   short article can join a story whose members together cover its words. Both models'
+   weights are in ``pipelines/models/stories.json``, trained by :mod:`.train` (the story
+   model in the simulated stream itself, on the stories the matcher really builds).
+5. The most probable story over the threshold gets the article (VERSION, following its most
    similar member); otherwise the article starts a story of its own (NEW).
 
 The article itself is never a candidate: the stage asks before it adds.
@@ -23,7 +27,7 @@ import dataclasses
 import functools
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +40,7 @@ from pipelines.stories.profile import ArticleProfile, Names, load_model
 CANDIDATES = 50
 STORIES = 8
 MEMBERS = 12
-#: A story's mean is over its TOP most similar members (a story may hold a few odd members).
+#: The "top" mean is over a story's TOP most similar members (a story may hold a few odd members).
 TOP = 6
 #: Profiles parsed from payloads, kept by (occurrence key, text hash): a payload never changes.
 CACHE_SIZE = 20_000
@@ -53,38 +57,161 @@ class Decision:
 
 
 @dataclasses.dataclass(frozen=True)
-class PairModel:
-    """Logistic regression over :func:`pair_features`, and how stories are chosen with it."""
+class Logistic:
+    """A logistic regression over named features (the names guard against a stale model file).
 
+    >>> Logistic(("a", "b"), (2.0, -1.0), 0.0).probability([1.0, 2.0])
+    0.5
+    """
+
+    features: tuple[str, ...]
     coefficients: tuple[float, ...]
     intercept: float
-    threshold: float = 0.5  # a story's score must reach it
-    mix: float = 0.5  # story score = mix * mean + (1 - mix) * max of its members' probabilities
 
     @classmethod
-    def of(cls, fields: Mapping[str, Any]) -> PairModel:
+    def of(cls, fields: Mapping[str, Any], expected: tuple[str, ...]) -> Logistic:
         names = tuple(fields["features"])
-        if names != FEATURES:
-            raise ValueError(f"the story model's features {names} are not this version's {FEATURES}")
-        return cls(tuple(fields["coefficients"]), fields["intercept"], fields["threshold"], fields["mix"])
+        if names != expected:
+            raise ValueError(f"the story model's features {names} are not this version's {expected}")
+        return cls(names, tuple(fields["coefficients"]), fields["intercept"])
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "features": list(FEATURES),
+            "features": list(self.features),
             "coefficients": [round(c, 5) for c in self.coefficients],
             "intercept": round(self.intercept, 5),
-            "threshold": self.threshold,
-            "mix": self.mix,
         }
 
     def probability(self, features: Sequence[float]) -> float:
         z = self.intercept + sum(c * x for c, x in zip(self.coefficients, features, strict=True))
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        """:meth:`probability` of each row, at once."""
+        z = np.asarray(rows, dtype=np.float64) @ np.asarray(self.coefficients) + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
+
+Node = tuple[int, float, int, int, float]  # feature (-1: a leaf), threshold, left, right, value
+
+
+@dataclasses.dataclass(frozen=True)
+class Trees:
+    """Gradient-boosted regression trees over named features, read as a probability.
+
+    A node goes left when its feature is at most its threshold; the leaves' values (learning
+    rate included) add up with ``base`` to the log-odds. Trees, not a linear model, because
+    what counts depends on the article: a one-line article has no names or dates to agree on
+    and must be judged by its words, a long one by its names and dates.
+
+    >>> stump = ((0, 0.5, 1, 2, 0.0), (-1, 0.0, 0, 0, -2.0), (-1, 0.0, 0, 0, 2.0))
+    >>> [round(Trees(("a",), 0.0, (stump,)).probability([x]), 2) for x in (0.1, 0.9)]
+    [0.12, 0.88]
+    """
+
+    features: tuple[str, ...]
+    base: float
+    trees: tuple[tuple[Node, ...], ...]
+
+    @classmethod
+    def of(cls, fields: Mapping[str, Any], expected: tuple[str, ...]) -> Trees:
+        names = tuple(fields["features"])
+        if names != expected:
+            raise ValueError(f"the story model's features {names} are not this version's {expected}")
+        trees = tuple(
+            tuple((int(f), t, int(a), int(b), v) for f, t, a, b, v in tree) for tree in fields["trees"]
+        )
+        return cls(names, fields["base"], trees)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "base": round(self.base, 6),
+            "trees": [[[f, round(t, 6), a, b, round(v, 6)] for f, t, a, b, v in tree] for tree in self.trees],
+        }
+
+    def probability(self, features: Sequence[float]) -> float:
+        z = self.base
+        for tree in self.trees:
+            feature, threshold, left, right, value = tree[0]
+            while feature >= 0:
+                feature, threshold, left, right, value = tree[
+                    left if features[feature] <= threshold else right
+                ]
+            z += value
+        return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        """:meth:`probability` of each row, at once: every tree as a complete tree, walked level by level.
+
+        >>> stump = ((0, 0.5, 1, 2, 0.0), (-1, 0.0, 0, 0, -2.0), (-1, 0.0, 0, 0, 2.0))
+        >>> Trees(("a",), 0.0, (stump, ((-1, 0.0, 0, 0, 1.0),))).probabilities([[0.1], [0.9]]).round(2)
+        array([0.27, 0.95])
+        """
+        features, thresholds, values = self._complete
+        x = np.asarray(rows, dtype=np.float64)
+        trees = np.arange(len(self.trees))
+        rows_ = np.arange(len(x))[:, None]
+        node = np.zeros((len(x), len(self.trees)), dtype=np.int64)
+        for _ in range(values.shape[1].bit_length() - 1):  # 2 ** levels leaves
+            right = x[rows_, features[trees, node]] > thresholds[trees, node]
+            node = 2 * node + 1 + right
+        z = self.base + values[trees, node - features.shape[1]].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
+    @functools.cached_property
+    def _complete(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(features, thresholds) of the inner nodes and the leaf values, in heap order, every tree
+        padded to the deepest's depth (a leaf above it becomes a split that always goes left to itself)."""
+
+        def depth(tree: tuple[Node, ...], i: int = 0) -> int:
+            feature, _, left, right, _ = tree[i]
+            return 0 if feature < 0 else 1 + max(depth(tree, left), depth(tree, right))
+
+        levels = max((depth(tree) for tree in self.trees), default=0)
+        inner, leaves = 2**levels - 1, 2**levels
+        features = np.zeros((len(self.trees), inner), dtype=np.int64)
+        thresholds = np.full((len(self.trees), inner), np.inf)
+        values = np.zeros((len(self.trees), leaves))
+        for t, tree in enumerate(self.trees):
+            stack = [(0, 0, 0)]  # (node in the tree, position in the heap, level)
+            while stack:
+                i, position, level = stack.pop()
+                feature, threshold, left, right, value = tree[i]
+                if level == levels:
+                    values[t, position - inner] = value
+                elif feature < 0:  # a leaf above the last level: both children are itself
+                    stack += [(i, 2 * position + 1, level + 1), (i, 2 * position + 2, level + 1)]
+                else:
+                    features[t, position], thresholds[t, position] = feature, threshold
+                    stack += [(left, 2 * position + 1, level + 1), (right, 2 * position + 2, level + 1)]
+        return features, thresholds, values
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryModel:
+    """The pair model, the story model, and the story probability an article needs to join."""
+
+    pair: Logistic
+    story: Logistic | Trees
+    threshold: float = 0.5
+
+    @classmethod
+    def of(cls, fields: Mapping[str, Any]) -> StoryModel:
+        story = fields["story"]
+        return cls(
+            Logistic.of(fields["pair"], FEATURES),
+            Trees.of(story, STORY_FEATURES) if "trees" in story else Logistic.of(story, STORY_FEATURES),
+            fields["threshold"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pair": self.pair.to_dict(), "story": self.story.to_dict(), "threshold": self.threshold}
+
 
 @functools.cache
-def default_model() -> PairModel:
-    return PairModel.of(load_model()["pair"])
+def default_model() -> StoryModel:
+    return StoryModel.of(load_model()["matcher"])
 
 
 # --- pair features -------------------------------------------------------------------------
@@ -109,12 +236,10 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     >>> cosine({"quake": 0.6, "aceh": 0.8}, {"aceh": 1.0})
     0.8
     """
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(x * b[w] for w, x in a.items() if w in b)
+    return math.fsum(a[w] * b[w] for w in a.keys() & b.keys())  # exact: the same in any order
 
 
-def agreement(a: Sequence[str], b: Sequence[str]) -> tuple[float, float]:
+def agreement(a: Collection[str], b: Collection[str]) -> tuple[float, float]:
     """(share, conflict): the shared fraction of the smaller set, and 1 when both name some and none agree.
 
     >>> agreement(("2013", "2004"), ("2013",)), agreement(("lohan",), ("hasselbeck",)), agreement((), ("x",))
@@ -122,7 +247,8 @@ def agreement(a: Sequence[str], b: Sequence[str]) -> tuple[float, float]:
     """
     if not a or not b:
         return 0.0, 0.0
-    shared = len(set(a) & set(b)) / min(len(set(a)), len(set(b)))
+    a, b = frozenset(a), frozenset(b)  # no copy of a frozenset
+    shared = len(a & b) / min(len(a), len(b))
     return shared, float(shared == 0)
 
 
@@ -134,18 +260,18 @@ def pair_features(a: ArticleProfile, b: ArticleProfile) -> list[float]:
         max(cosine(a.lead_terms, b.terms), cosine(a.terms, b.lead_terms)),
         float(a.vector() @ b.vector()) if a.embedding and b.embedding else 0.0,
     ]
-    for scope in ("lead", "body"):
-        x, y = getattr(a, scope), getattr(b, scope)
-        for kind in KINDS:
-            if kind == "people":  # "Matt Smith" is "Smith", and is "Matt" to the tagger at times
-                features.extend(agreement(_words(x.people), _words(y.people)))
-            else:
-                features.extend(agreement(getattr(x, kind), getattr(y, kind)))
+    x, y = a.sets, b.sets
+    for name in _SCOPED_KINDS:  # agreement(), inlined: this runs for every member of every candidate
+        mine, theirs = x[name], y[name]
+        if mine and theirs:
+            shared = len(mine & theirs) / min(len(mine), len(theirs))
+            features += (shared, float(shared == 0))
+        else:
+            features += (0.0, 0.0)
     return features
 
 
-def _words(names: Sequence[str]) -> tuple[str, ...]:
-    return tuple({w for name in names for w in name.split() if len(w) > 1})
+_SCOPED_KINDS = tuple(f"{scope}.{kind}" for scope in ("lead", "body") for kind in KINDS)
 
 
 # --- stories -------------------------------------------------------------------------------
@@ -170,30 +296,175 @@ def dominant(members: Sequence[ArticleProfile], kind: str) -> set[str]:
     )
 
 
-def story_conflict(profile: ArticleProfile, members: Sequence[ArticleProfile]) -> bool:
-    """Whether the article's lead names a year or month none of the story's dominant ones."""
-    for kind in ("years", "months"):
-        mine = set(getattr(profile.lead, kind))
-        theirs = dominant(members, kind)
-        if mine and theirs and not mine & theirs:
-            return True
-    return False
-
-
 Features = Callable[[ArticleProfile, ArticleProfile], list[float]]
 
+STORY_FEATURES: tuple[str, ...] = (
+    "pair_max",
+    "pair_top_mean",
+    "pair_mean",
+    "log_size",
+    "terms_centroid",
+    "lead_centroid",
+    "embedding_centroid",
+    "lead_coverage",
+    *(
+        f"{scope}_{kind}_{what}"
+        for scope in ("lead", "body")
+        for kind in ("years", "months", "days", "places", "people")
+        for what in ("agree", "conflict")
+    ),
+    "dominant_date_conflict",
+    "short",
+    "short_terms_centroid",
+    "anchors_known",
+    "dominant_names_missing",
+    "dominant_names_named",
+    "dominant_terms_named",
+    "dominant_terms_log",
+)
 
-def story_score(
-    profile: ArticleProfile, members: Sequence[ArticleProfile], model: PairModel, features: Features
-) -> tuple[float, ArticleProfile, float]:
-    """(the story's score, its most similar member, that member's probability)."""
-    probabilities = [model.probability(features(profile, m)) for m in members]
-    best = max(range(len(members)), key=lambda i: probabilities[i])
-    top = sorted(probabilities, reverse=True)[:TOP]
-    score = model.mix * float(np.mean(top)) + (1 - model.mix) * probabilities[best]
-    if story_conflict(profile, members):
-        score = 0.0
-    return score, members[best], probabilities[best]
+
+def centroid(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """The L2-normalized sum of sparse vectors.
+
+    >>> centroid([{"quake": 1.0}, {"quake": 0.6, "aceh": 0.8}])
+    {'quake': 0.894..., 'aceh': 0.447...}
+    """
+    total: Counter[str] = Counter()
+    for vector in vectors:
+        total.update(vector)
+    norm = math.sqrt(sum(x * x for x in total.values())) or 1.0
+    return {w: x / norm for w, x in total.items()}
+
+
+def _agreeing(mine: frozenset[str], theirs: Iterable[frozenset[str]], size: int) -> tuple[float, float]:
+    """(share of members that agree, share that conflict): name some of ``mine``, or only others."""
+    if not mine:
+        return 0.0, 0.0
+    agree = conflict = 0
+    for values in theirs:
+        if values:
+            if mine & values:
+                agree += 1
+            else:
+                conflict += 1
+    return agree / size, conflict / size
+
+
+def _frequent(sets: Sequence[Collection[str]]) -> frozenset[str]:
+    """What at least half of the sets (and two) hold: a story's dominant names or terms."""
+    if len(sets) < 2:
+        return frozenset()
+    counts = Counter(v for values in sets for v in values)
+    return frozenset(v for v, n in counts.items() if n >= max(2, len(sets) / 2))
+
+
+@dataclasses.dataclass(frozen=True)
+class Story:
+    """What the story features need of a story's members, made once per set of members."""
+
+    members: tuple[ArticleProfile, ...]
+    terms: Mapping[str, float]  # centroids
+    lead_terms: Mapping[str, float]
+    embedding: np.ndarray | None  # the members' mean embedding, unit length
+    vocabulary: frozenset[str]  # every term of every member
+    anchors: frozenset[str]  # every anchor of every member
+    names: frozenset[str]  # the anchors at least half of the members have
+    common_terms: frozenset[str]  # the terms at least half of the members have
+    dates: tuple[frozenset[str], frozenset[str]]  # the dominant years and months of the leads
+
+    @classmethod
+    def of(cls, members: Sequence[ArticleProfile]) -> Story:
+        vectors = [m.vector() for m in members if m.embedding]
+        mean = np.mean(vectors, axis=0) if vectors else None
+        if mean is not None:
+            mean = mean / (float(np.linalg.norm(mean)) or 1.0)
+        return cls(
+            members=tuple(members),
+            terms=centroid(m.terms for m in members),
+            lead_terms=centroid(m.lead_terms for m in members),
+            embedding=mean,
+            vocabulary=frozenset(w for m in members for w in (*m.terms, *m.lead_terms)),
+            anchors=frozenset(a for m in members for a in m.anchors),
+            names=_frequent([m.anchors for m in members]),
+            common_terms=_frequent([m.terms.keys() for m in members]),
+            dates=(frozenset(dominant(members, "years")), frozenset(dominant(members, "months"))),
+        )
+
+
+_stories: dict[tuple[str, ...], Story] = {}
+
+
+def clear_caches() -> None:
+    """Forget the parsed profiles and story summaries (a benchmark's cold start)."""
+    _profiles.clear()
+    _stories.clear()
+
+
+def story_of(members: Sequence[ArticleProfile]) -> Story:
+    """The :class:`Story` of these members (remembered: a story is compared with many articles)."""
+    cache_key = tuple(m.key for m in members)
+    if (found := _stories.get(cache_key)) is None:
+        if len(_stories) >= CACHE_SIZE // 10:
+            _stories.clear()
+        found = _stories[cache_key] = Story.of(members)
+    return found
+
+
+def _mentioned(profile: ArticleProfile) -> frozenset[str]:
+    """The article's names as anchor keys, and its people's single words ("a:smith")."""
+    body, sets = profile.body, profile.sets
+    return frozenset(
+        f"a:{n}" for n in (*body.people, *body.places, *body.organizations, *sets["body.people"])
+    )
+
+
+def story_features(
+    profile: ArticleProfile, members: Sequence[ArticleProfile], probabilities: Sequence[float]
+) -> list[float]:
+    """The features of an article against a candidate story, in :data:`STORY_FEATURES` order."""
+    story, size = story_of(members), len(members)
+    ranked = sorted(probabilities, reverse=True)
+    features = [ranked[0], float(np.mean(ranked[:TOP])), float(np.mean(ranked)), math.log(size)]
+    terms_centroid = cosine(profile.terms, story.terms)
+    features.append(terms_centroid)
+    features.append(cosine(profile.lead_terms, story.lead_terms))
+    if profile.embedding and story.embedding is not None:
+        features.append(float(profile.vector() @ story.embedding))
+    else:
+        features.append(0.0)
+    features.append(sum(x * x for w, x in profile.lead_terms.items() if w in story.vocabulary))
+    mine = profile.sets
+    for scope in ("lead", "body"):
+        for kind in ("years", "months", "days", "places", "people"):
+            name = f"{scope}.{kind}"
+            features.extend(_agreeing(mine[name], (m.sets[name] for m in members), size))
+    conflict = any(
+        mine[name] and theirs and not mine[name] & theirs
+        for name, theirs in zip(("lead.years", "lead.months"), story.dates, strict=True)
+    )
+    features.append(float(conflict))
+    short = 1.0 / (1.0 + len(profile.terms) / 10)  # about 1 for a one-line article, 0.2 for a long one
+    features.extend((short, short * terms_centroid))
+    anchors = profile.anchors
+    features.append(len(anchors & story.anchors) / len(anchors) if anchors else 0.0)
+    names, mentioned = story.names, _mentioned(profile)
+    features.append(len(names - mentioned) / len(names) if names else 0.0)
+    features.append(len(names & mentioned) / len(names) if names else 0.0)
+    terms = story.common_terms
+    features.append(len(terms & {*profile.terms, *profile.lead_terms}) / len(terms) if terms else 0.0)
+    features.append(math.log1p(len(terms)))
+    return features
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+    """A candidate story as :func:`decide` saw it (what training learns from)."""
+
+    story_id: str
+    members: tuple[ArticleProfile, ...]
+    features: tuple[float, ...]
+    probability: float
 
 
 _profiles: dict[tuple[str, str], ArticleProfile] = {}
@@ -214,10 +485,14 @@ def decide(
     profile: ArticleProfile,
     index: StoryIndex,
     window_ms: int,
-    model: PairModel | None = None,
+    model: StoryModel | None = None,
     features: Features = pair_features,
+    seen: list[Scored] | None = None,
 ) -> Decision:
-    """The story of the article ``profile`` describes, among the window's (see the module docstring)."""
+    """The story of the article ``profile`` describes, among the window's (see the module docstring).
+
+    ``seen``, if given, receives every candidate story scored (training learns from them).
+    """
     model = model or default_model()
     found = [
         (entry, shared)
@@ -231,15 +506,22 @@ def decide(
     for entry, _ in found:  # most keys shared first
         if entry.story_id not in stories and len(stories) < STORIES:
             stories.append(entry.story_id)
-    best: tuple[float, str, ArticleProfile, float] | None = None
+    scored: list[tuple[str, list[ArticleProfile], np.ndarray, list[float]]] = []
     for story_id in stories:
         members = [profile_in(e) for e in index.members(story_id, MEMBERS) if e.key != profile.key]
-        if not members:
-            continue
-        score, member, probability = story_score(profile, members, model, features)
-        if best is None or score > best[0]:
-            best = (score, story_id, member, probability)
-    if best is not None and best[0] >= model.threshold:
-        _, story_id, member, probability = best
-        return Decision(story_id, "VERSION", member.article_id, round(probability, 3))
-    return Decision(profile.article_id, "NEW", None, 0.0)
+        if members:
+            probabilities = model.pair.probabilities([features(profile, m) for m in members])
+            scored.append((story_id, members, probabilities, story_features(profile, members, probabilities)))
+    if not scored:
+        return Decision(profile.article_id, "NEW", None, 0.0)
+    story_probabilities = model.story.probabilities([x for *_, x in scored])
+    if seen is not None:
+        for (story_id, members, _, x), probability in zip(scored, story_probabilities, strict=True):
+            seen.append(Scored(story_id, tuple(members), tuple(x), float(probability)))
+    best = int(np.argmax(story_probabilities))  # the first of equals: the most keys shared
+    score = float(story_probabilities[best])
+    if score < model.threshold:
+        return Decision(profile.article_id, "NEW", None, 0.0)
+    story_id, members, probabilities, _ = scored[best]
+    closest = members[int(np.argmax(probabilities))]
+    return Decision(story_id, "VERSION", closest.article_id, round(score, 3))

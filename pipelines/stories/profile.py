@@ -156,7 +156,36 @@ class ArticleProfile:
     embedding: tuple[int, ...]  # the lead's embedding, times 127, rounded
 
     def vector(self) -> np.ndarray:
+        return self._vector
+
+    @functools.cached_property
+    def _vector(self) -> np.ndarray:
         return np.asarray(self.embedding, dtype=np.float32) / 127.0
+
+    @functools.cached_property
+    def sets(self) -> dict[str, frozenset[str]]:
+        """The names, dates and numbers as sets, by "scope.kind" ("lead.years"), made once a profile.
+
+        People are single words ("Matt Smith" is "Smith", and is "Matt" to the tagger at times).
+
+        >>> p = ArticleProfile("k", "a", 0, "h", ("a:lima",), {}, {}, Names(people=("ann lee",)), Names(), ())
+        >>> sorted(p.sets["lead.people"]), p.sets["body.years"]
+        (['ann', 'lee'], frozenset())
+        """
+        found = {}
+        for scope in ("lead", "body"):
+            names: Names = getattr(self, scope)
+            for kind in Names.FIELDS:
+                values = getattr(names, kind)
+                if kind == "people":
+                    values = (w for name in values for w in name.split() if len(w) > 1)
+                found[f"{scope}.{kind}"] = frozenset(values)
+        return found
+
+    @functools.cached_property
+    def anchors(self) -> frozenset[str]:
+        """The anchor keys ("a:lindsay lohan")."""
+        return frozenset(k for k in self.keys if k.startswith("a:"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
