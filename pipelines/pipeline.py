@@ -116,7 +116,6 @@ def run(
         try:
             result = _prepare_and_run(options, state)
         finally:
-            state.abandon_early_joins()
             for member in state.leases.members():
                 member.close()  # leave the group now, so the others take over at once
             # The local runner does not always tear DoFns down: stop their workers here.
@@ -132,8 +131,6 @@ def _prepare_and_run(options: ClaimstreamOptions, state: RunState):
     source = read_messages(options, state.run_id)
     if state.stop_requested:
         return None
-    if options.topic and options.view_as(StandardOptions).runner == LOCAL_RUNNER:
-        source.join_early(state)  # the group's join overlaps Beam's start
     total = None if options.topic else source.file_count
     watch = watching(
         state, options.progress_interval, options.metrics_port, options.metrics_host,

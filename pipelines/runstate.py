@@ -16,7 +16,6 @@ state of its own, and the same counts reach the runner through Beam's metrics.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import threading
@@ -224,10 +223,6 @@ class RunState:
         self._stop = stop or threading.Event()
         self._idle_lock = threading.Lock()
         self._idle_since: float | None = None  # since when the readers find nothing new
-        # Group members joining while Beam starts (local runner), for the reader to take
-        # over; ``run_over`` ends joins no reader took.
-        self.early_members: dict = {}
-        self.run_over = threading.Event()
 
     def request_stop(self) -> None:
         """Ask the readers to finish their current slice and stop."""
@@ -236,13 +231,6 @@ class RunState:
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
-
-    def abandon_early_joins(self, timeout: float = 5.0) -> None:
-        """End the joins no reader took (the run is over), so their members can close."""
-        self.run_over.set()
-        for joined in self.early_members.values():
-            with contextlib.suppress(Exception):
-                joined.exception(timeout=timeout)
 
     def should_stop(self) -> bool:
         """Stop asked for, ``max_records`` read, or nothing new for ``until_idle`` seconds."""

@@ -91,16 +91,6 @@ class GroupMember:
             self._start_assigned()
         return [record for records in batches.values() for record in records]
 
-    def join(self, stopped: Callable[[], bool], slice_ms: int = 200) -> None:
-        """Join the group without reading (its partitions stay paused until :meth:`poll`).
-
-        Joining takes seconds (a broker holds a new group's join open for a while), so a
-        run starts it while Beam is still starting. Returns when joined, or stopped.
-        """
-        coordinator = self._consumer._coordinator  # no public way to join without fetching
-        while not stopped() and not coordinator.poll(timeout_ms=slice_ms):
-            pass
-
     def settled(self) -> bool:
         """Whether this member has joined the group and started reading what it was given."""
         return self._joined and not self._to_start and not self.rebalance_pending()

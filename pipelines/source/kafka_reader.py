@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 
 import apache_beam as beam
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
@@ -55,18 +53,6 @@ class ReadFromKafka(beam.PTransform):
         super().__init__()
         self._slots = [GroupSlot(config, topic, group_id, start_from, slot) for slot in range(readers)]
         self._read_fn = read_fn
-
-    def join_early(self, state: runstate.RunState) -> None:
-        """Start joining the group now, in threads, for a reader in this process to take over.
-
-        Only for the local runner, where the reader runs in this process: the group's
-        join (about 3 s) then overlaps Beam's start instead of following it.
-        """
-        for slot in self._slots:
-            joined: Future[GroupMember] = Future()
-            state.early_members[slot] = joined
-            args = (slot, state, self._read_fn.start_of, joined)
-            threading.Thread(target=_join, args=args, name="claimstream-join", daemon=True).start()
 
     def expand(self, pbegin):
         slots = self._slots
@@ -105,10 +91,6 @@ class ReadTopicFn(beam.DoFn):
         self._slice_records = slice_records
         self._poll_timeout_ms = poll_timeout_ms
 
-    @property
-    def start_of(self) -> StartOf:
-        return self._start_of
-
     def setup(self) -> None:
         self._members: dict[GroupSlot, GroupMember] = {}
         # Per partition: the lease it was read under, and the next offset expected.
@@ -146,8 +128,6 @@ class ReadTopicFn(beam.DoFn):
             tracker.defer_remainder()
 
     def _member(self, element: GroupSlot) -> GroupMember:
-        if element not in self._members and element in self._state.early_members:
-            self._members[element] = self._state.early_members.pop(element).result()
         if element not in self._members:
             self._members[element] = GroupMember(
                 element.config,
@@ -207,16 +187,6 @@ class ReadTopicFn(beam.DoFn):
     def teardown(self) -> None:
         for member in getattr(self, "_members", {}).values():
             member.close()
-
-
-def _join(slot: GroupSlot, state: runstate.RunState, start_of: StartOf, joined: Future) -> None:
-    try:
-        member = GroupMember(slot.config, slot.topic, slot.group_id, slot.start_from, state, start_of)
-        member.join(lambda: state.stop_requested or state.run_over.is_set())
-    except BaseException as e:  # the reader raises it where it would have met it
-        joined.set_exception(e)
-    else:
-        joined.set_result(member)
 
 
 @dataclasses.dataclass
