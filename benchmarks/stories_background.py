@@ -22,7 +22,7 @@ output folder, as the pipeline runs it), and prints:
 
 The best rejected candidate of a NEW article (the story it would have joined, and that story's
 score) is computed beside the stage by the match module's own public pieces
-(``index.candidates``, ``profile_in``, ``story_score``), outside the timings. ``--dump`` writes
+(``decide``'s ``seen`` hook), outside the timings. ``--dump`` writes
 every link and rejected candidate, with both headlines, for judging. Articles are annotated by
 the project's spaCy pipeline once and cached under /tmp/judge/.
 """
@@ -46,7 +46,7 @@ from typing import Any
 import pipelines.stories.stage as stage
 from pipelines.records import EnrichedArticle
 from pipelines.stories import match
-from pipelines.stories.match import PairModel, default_model
+from pipelines.stories.match import StoryModel, default_model
 from pipelines.stories.profile import ArticleProfile, default_vocabulary, profile_of
 
 CACHE = Path("/tmp/judge")
@@ -148,29 +148,17 @@ class Answer:
 
 
 def best_story(
-    profile: ArticleProfile, index: Any, window_ms: int, model: PairModel
+    profile: ArticleProfile, index: Any, window_ms: int, model: StoryModel
 ) -> tuple[float, str | None]:
     """(score, most similar member's article id) of the best candidate story, as ``decide`` scores
     them (same candidates, stories and members), whether or not it reaches the threshold."""
-    found = [
-        entry
-        for entry, _ in index.candidates(profile.keys, profile.event_time_ms, window_ms, match.CANDIDATES)
-        if entry.key != profile.key
-    ]
-    stories: list[str] = []
-    for entry in found:
-        if entry.story_id not in stories and len(stories) < match.STORIES:
-            stories.append(entry.story_id)
-    best: tuple[float, str | None] = (0.0, None)
-    for story_id in stories:
-        members = [
-            match.profile_in(e) for e in index.members(story_id, match.MEMBERS) if e.key != profile.key
-        ]
-        if members:
-            score, member, _ = match.story_score(profile, members, model, match.pair_features)
-            if best[1] is None or score > best[0]:
-                best = (score, member.article_id)
-    return best
+    seen: list[match.Scored] = []
+    match.decide(profile, index, window_ms, model, seen=seen)
+    if not seen:
+        return (0.0, None)
+    best = max(seen, key=lambda scored: scored.probability)
+    pair = model.pair.probabilities([match.pair_features(profile, m) for m in best.members])
+    return (best.probability, best.members[int(pair.argmax())].article_id)
 
 
 @dataclasses.dataclass
@@ -184,7 +172,7 @@ class Run:
         return sum(a.relation == "DUPLICATE" for a in self.answers)
 
 
-def run_stage(articles: dict[str, EnrichedArticle], model: PairModel) -> Run:
+def run_stage(articles: dict[str, EnrichedArticle], model: StoryModel) -> Run:
     """Each article, in sorted path order, through ``LinkStoriesFn`` (SQLite index, temp folder)."""
     clock = Clock()
     shadows: dict[str, tuple[float, str | None]] = {}
@@ -317,7 +305,7 @@ def precision(answers: list[Answer], judged: dict[frozenset[str], str]) -> Preci
     )
 
 
-def ecbplus_f1(folder: Path, thresholds: list[float], base: PairModel) -> dict[float, float]:
+def ecbplus_f1(folder: Path, thresholds: list[float], base: StoryModel) -> dict[float, float]:
     """Mean in-sample ECB+ pairwise F1 (seeds 1 2 3) at each threshold (spaCy cached in /tmp/judge)."""
     from pipelines.stories import train
 
@@ -389,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     articles = annotated(args.data, names)
     judged = load_judged(args.judged) if args.judged else {}
     base = default_model()
-    print(f"model: threshold {base.threshold}, mix {base.mix}")
+    print(f"model: story threshold {base.threshold}")
 
     run = run_stage(articles, base)
     print_run(run, f"threshold {base.threshold} (the model's)")
