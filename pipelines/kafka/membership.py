@@ -70,9 +70,13 @@ class GroupMember:
                 group_id=group_id,
                 enable_auto_commit=False,
             )
+            self._consumer.subscribe([topic], listener=_Listener(self))
+            # The group's leader assigns the partitions its metadata knows: with none yet, its
+            # first assignment is stale at once and the group joins again (each join held for
+            # seconds). Knowing the topic's partitions before the first join saves that.
+            self._consumer.partitions_for_topic(topic)
         except kafka.errors.KafkaError as e:
             raise unreachable(config, e) from None
-        self._consumer.subscribe([topic], listener=_Listener(self))
         state.leases.add_member(self)
 
     @property
