@@ -232,14 +232,25 @@ class Claim:
     attributions: tuple[Attribution, ...] = ()
     #: Its earlier form in the story; None when the claim is new (or stories are off).
     link: ClaimLink | None = None
+    #: (agent, negation, affirmation) from the parse (``pipelines.claims.agents``), for the
+    #: story stage; not written: a claim read back from a file has none.
+    syntax: tuple[str | None, str | None, str | None] | None = dataclasses.field(
+        default=None, compare=False, metadata={"avro": False}
+    )
 
     @classmethod
     def of(cls, fields: dict[str, Any]) -> Claim:
         """From its Avro dict (one written before attributions or links existed has none)."""
         found = tuple(Attribution.of(a) for a in fields.get("attributions", ()))
         link = fields.get("link")
-        rest = {k: v for k, v in fields.items() if k not in ("attributions", "link")}
-        return cls(**rest, attributions=found, link=ClaimLink(**link) if link else None)
+        rest = {k: v for k, v in fields.items() if k not in ("attributions", "link", "syntax")}
+        parsed = fields.get("syntax")
+        return cls(
+            **rest,
+            attributions=found,
+            link=ClaimLink(**link) if link else None,
+            syntax=tuple(parsed) if parsed is not None else None,
+        )
 
 
 @dataclasses.dataclass(frozen=True)

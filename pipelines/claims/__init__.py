@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from spacy.tokens import Doc
 
-from pipelines.claims import checkworthiness
+from pipelines.claims import agents, checkworthiness
 from pipelines.claims.attribution import Attribution, attributions, main_attribution
 from pipelines.claims.checkworthiness import CheckWorthinessModel
 from pipelines.claims.quotations import quotation_flags, spread_over_quotations
@@ -71,6 +71,7 @@ def find_claims(
                 "cue": attribution.cue,
                 "quoted": is_quoted,
                 "attributions": [_as_dict(a) for a in own],
+                "syntax": dataclasses.astuple(agents.syntax(span)),
             }
         )
     return result

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.claims.agents import DENIALS, Syntax, syntax
 from pipelines.records import Change, Claim, ClaimLink, DroppedClaim, EnrichedArticle, Slot
 from pipelines.stories import embedding
 
@@ -85,11 +86,7 @@ STOPWORDS = frozenset(
     will with would you your said says say""".split()
 )
 NEGATORS = frozenset("not n't never no nobody nothing none neither nor".split())
-DENIALS = frozenset("deny denies denied denying refute refutes refuted rejected rejects".split())
-#: Prepositions that add a partner to a "by" phrase ("by the CIA alongside the Air Force").
-PARTNERS = frozenset("with alongside".split())
 NEGATIONS = NEGATORS | DENIALS
-AFFIRMATIONS = frozenset("confirm confirms confirmed confirming acknowledged admitted".split())
 #: ASCII punctuation to spaces: splitting on them is twice as fast as a regular expression.
 _SPACES = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in ".,")})
 _DOTS = re.compile(r"\.(?!\d)")  # of "U.S.", not of "1.5"
@@ -148,6 +145,7 @@ def claim_profiles(article: EnrichedArticle) -> list[dict[str, Any]]:
             "speaker_type": claim.speaker_type,
             "entities": found,
             "negation": negation,
+            **({"syntax": list(claim.syntax)} if claim.syntax is not None else {}),
             "words": words,
             "embedding": vector,
         }
@@ -392,13 +390,19 @@ def _moved(folded: dict[str, Any], matched: dict[str, Any], new: dict[str, Any])
 
 
 def changes_of(pairs: Sequence[tuple[dict, dict, list[dict]]]) -> list[Change]:
-    """The typed changes of each (old, new, folded old) claim pair, the syntax parsed in one batch."""
-    syntax = _syntax_of([text for old, new, _ in pairs for text in (old["text"], new["text"])])
+    """The typed changes of each (old, new, folded old) claim pair."""
+    # The NLP workers give each claim's syntax; a claim read back from a file is parsed here.
+    unparsed = [c["text"] for old, new, _ in pairs for c in (old, new) if "syntax" not in c]
+    parsed = _syntax_of(unparsed) if unparsed else {}
+
+    def syntax_of(claim: dict) -> Syntax:
+        return Syntax(*claim["syntax"]) if "syntax" in claim else parsed[claim["text"]]
+
     result: list[Change] = []
     for old, new, folded in pairs:
         result.extend(_entity_changes(old, new, folded))
         result.extend(_speaker_change(old, new))
-        before, after = syntax[old["text"]], syntax[new["text"]]
+        before, after = syntax_of(old), syntax_of(new)
         # Who says it is the speaker's business: an agent that is a speaker is not compared.
         speakers = [s for s in (old.get("speaker"), new.get("speaker")) if s]
         agents = (before.agent, after.agent)
@@ -528,24 +532,7 @@ def _different_names(a: str | None, b: str | None) -> bool:
     return not same_name(a, b)
 
 
-# --- syntax (the changed pairs only) ----------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Syntax:
-    """What the parse of one claim says: who did it, and whether it is negated."""
-
-    agent: str | None
-    negation: str | None  # the negation or denial as written: "did not", "denied"
-    affirmation: str | None  # a confirming verb: "confirmed"
-
-    @property
-    def negated(self) -> bool:
-        return self.negation is not None
-
-    @property
-    def polarity(self) -> str | None:
-        return self.negation or self.affirmation
+# --- syntax the NLP workers did not give (claims read back from files): parsed here ---
 
 
 _CACHE_SIZE = 4096
@@ -581,71 +568,3 @@ def _parser():
     nlp = load_model(DEFAULT_MODEL)
     nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in ("tok2vec", "tagger", "parser")])
     return nlp
-
-
-def syntax(doc) -> Syntax:
-    """The agent and negation of one parsed sentence.
-
-    The predicate is the root, or for "X said (that) ..." the reported clause's verb.
-    The agent is a "by" phrase on the predicate or on a participle describing its
-    subject ("The strike, carried out by the CIA, targeted ..."), else the subject
-    of an active predicate; either only when it names someone (a proper noun), as a
-    whole noun phrase.
-    """
-    roots = [t for t in doc if t.dep_ == "ROOT"]
-    if not roots:
-        return Syntax(None, None, None)
-    chain = [roots[0]]
-    while (inner := next((c for c in chain[-1].children if c.dep_ in ("ccomp", "xcomp")), None)) is not None:
-        chain.append(inner)
-    reported = [t for t in chain if t.dep_ in ("ROOT", "ccomp")]
-    return Syntax(_agent(reported[-1]), *_polarity(chain))
-
-
-def _agent(predicate) -> str | None:
-    subjects = [c for c in predicate.children if c.dep_ in ("nsubj", "nsubjpass")]
-    described = [c for s in subjects for c in s.children if c.dep_ in ("acl", "relcl")]
-    for head in (predicate, *described):
-        for by in (c for c in head.children if c.dep_ == "agent"):
-            for noun in (c for c in by.children if c.dep_ == "pobj"):
-                if (phrase := _named_phrase(noun, head)) is not None:
-                    return phrase
-    for subject in subjects:
-        if subject.dep_ == "nsubj":
-            return _named_phrase(subject)
-    return None
-
-
-def _named_phrase(head, verb=None) -> str | None:
-    """The noun phrase under ``head`` without its clauses and appositions, if it names someone;
-    for a "by" phrase, with its partners ("by the CIA in conjunction with the U.S. Air Force")."""
-    cut = {"acl", "relcl", "appos", "punct", "advcl"}
-    tokens = sorted(
-        [head, *(t for c in head.children if c.dep_ not in cut for t in c.subtree)], key=lambda t: t.i
-    )
-    if not any(t.tag_ in ("NNP", "NNPS") for t in tokens) or head.tag_ == "PRP":
-        return None
-    start, end = tokens[0].i, tokens[-1].i + 1
-    if verb is not None:
-        for partner in (c for c in verb.children if c.dep_ == "prep" and c.i == end):
-            if partner.lower_ in PARTNERS or any(
-                t.lower_ == "with" for t in partner.subtree if t.i <= partner.i + 2
-            ):
-                end = max(t.i for t in partner.subtree) + 1
-    return head.doc[start:end].text
-
-
-def _polarity(chain) -> tuple[str | None, str | None]:
-    """(negation as written, affirming verb) along the main predicates."""
-    for token in chain:
-        for child in token.children:
-            if child.dep_ == "neg":
-                doc = token.doc
-                start = (
-                    child.i - 1 if child.i > 0 and doc[child.i - 1].dep_ in ("aux", "auxpass") else child.i
-                )
-                return doc[start : child.i + 1].text, None
-        if token.lower_ in DENIALS:
-            return token.text, None
-    affirmed = next((t.text for t in chain if t.lower_ in AFFIRMATIONS), None)
-    return None, affirmed
