@@ -24,19 +24,18 @@ WIDTH = 100
 def read_articles(output: str) -> list[EnrichedArticle]:
     """The articles of an output folder (its ``articles`` folder if it has one), in one format:
     a run with ``--format avro,parquet`` holds every article twice."""
-    from pipelines.sinks.fileformats import FILE_FORMATS, format_of
+    from pipelines.sinks.fileformats import FILE_FORMATS, list_files
 
     folder = Path(output)
     if not folder.is_dir():
         raise InputError(f"no such folder: {output}")
     if (folder / "articles").is_dir():
         folder = folder / "articles"
-    for name in FILE_FORMATS:
-        files = sorted(p for p in folder.rglob(f"*.{name}") if not p.name.startswith("."))
+    for name, file_format in FILE_FORMATS.items():
         articles = []
-        for file in files:
+        for file in list_files(str(folder), formats=(name,)):
             try:
-                records = list(format_of(str(file)).read(str(file)))
+                records = list(file_format.read(file))
             except (ValueError, EOFError, OSError) as e:
                 raise InputError(f"{file} is not a readable {name} file: {e}") from None
             articles.extend(from_avro(ARTICLE, r) for r in records if "article_id" in r)

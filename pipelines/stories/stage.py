@@ -86,11 +86,16 @@ class LinkStoriesFn(beam.DoFn):
         profile = profile_of(article, key, event_ms)
         decision = decide(profile, self._index, self._window_ms)
         claims = claim_profiles(article)
-        earlier = [
-            (e.article_id, e.payload["claims"])
-            for e in self._index.members(decision.story_id, EARLIER_VERSIONS)
-            if e.key != key
-        ]
+        # A new story has no earlier versions: most articles skip the index read.
+        earlier = (
+            []
+            if decision.relation == "NEW"
+            else [
+                (e.article_id, e.payload["claims"])
+                for e in self._index.members(decision.story_id, EARLIER_VERSIONS)
+                if e.key != key
+            ]
+        )
         linked = link_claims(article, claims, earlier, decision.previous_article_id)
         answer = {
             "story": {
