@@ -76,6 +76,11 @@ def written(output: Path, file_format: str = "avro") -> list[dict]:
     return records
 
 
+def offsets(output: Path, file_format: str = "avro") -> set[tuple[int, int]]:
+    """The (partition, offset) of every record in ``output``'s files."""
+    return {(r["source"]["partition"], r["source"]["offset"]) for r in written(output, file_format)}
+
+
 def consume(broker, topic: str, count: int, timeout: float = 30) -> list:
     """The first ``count`` records of partition 0 of ``topic`` (fewer if they do not come)."""
     consumer = kafka.new_consumer(broker.config)
@@ -142,10 +147,17 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
             process.kill()
     print(f"offsets in files at each SIGKILL: {kills} of {len(messages)}")
 
-    # The last killed run is still a group member until its session times out (6 s): its
-    # partitions come to the final run only then, so idle must outlast that.
-    final = start_run(broker.bootstrap_servers, topic_name, tmp_path, "--until-idle", "12", *options)
-    out, err = final.communicate(timeout=300)
+    # The last killed run is still a group member until the broker drops it (its session,
+    # 6 s; longer for a run killed in the middle of joining): only then do its partitions
+    # come to the final run. So the final run is not stopped by idleness, which could come
+    # first, but by SIGTERM once every offset is in the files (or fails the wait).
+    final = start_run(broker.bootstrap_servers, topic_name, tmp_path, *options)
+    try:
+        wait_for(lambda: len(offsets(tmp_path, file_format)) >= len(messages), 300, final, "every offset")
+        final.send_signal(signal.SIGTERM)
+        out, err = final.communicate(timeout=120)
+    finally:
+        final.kill()
     assert final.returncode == 0, err[-3000:]
 
     records = written(tmp_path, file_format)
