@@ -95,6 +95,8 @@ _AGENT_PRONOUNS = frozenset({"he", "she", "they", "it", "his", "her", "their", "
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
+#: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
+_DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", ":"})
 _QUOTE_MARKS = re.compile('["\u201c\u201d]')
 
 
@@ -217,9 +219,15 @@ def _is_agent(subject: Token) -> bool:
 
 
 def _is_dateline(subject: Token, sentence: Span) -> bool:
-    """A place in capitals opening the sentence: "LONDON (Reuters) - ..."."""
+    """A place in capitals opening the sentence: "LONDON (Reuters) - ...".
+
+    A dash, a parenthesis or a comma follows it; "CNN reported that ..." is CNN's.
+    """
     capitals = subject.is_upper and len(subject) > 1 and subject.ent_type_ != "PERSON"
-    return capitals and subject.i == sentence.start
+    if not capitals or subject.i != sentence.start:
+        return False
+    after = subject.nbor(1) if subject.i + 1 < len(subject.doc) else None
+    return after is None or after.text in _DATELINE_MARKS
 
 
 def _adjacent_name(verb: Token) -> Span | None:
