@@ -97,6 +97,8 @@ _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
 #: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
 _DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", ":"})
+_CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
+_OPENING_QUOTES = frozenset({'"', "\u201c", "``", "''"})
 _QUOTE_MARKS = re.compile('["\u201c\u201d]')
 
 
@@ -172,6 +174,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
         subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
+        if kind == "REPORTING" and subject is not None and _quoted_subject(subject, token, span):
+            subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
         if subject is not None and _is_dateline(subject, span):
             subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
         if shape and (subject is None or not _is_agent(subject)):
@@ -216,6 +220,35 @@ def _is_agent(subject: Token) -> bool:
         return True
     word = subject.lower_
     return word in _AGENT_PRONOUNS or word in _ANONYMOUS_HEADS or word in _INSTITUTIONS or word in _TITLES
+
+
+def _quoted_subject(subject: Token, verb: Token, sentence: Span) -> bool:
+    """Whether the subject found for ``verb`` lies in the quotation that closes right before it.
+
+    '"Every single amendment," said Cruz': the parser took the quoted words for the
+    subject. The quotation may have opened in a sentence before.
+    """
+    doc = verb.doc
+    before = doc[verb.i - 1] if verb.i > sentence.start else None
+    if before is None or before.text not in _CLOSING_QUOTES or verb.tag_ not in ("VBD", "VBZ", "VBP"):
+        return False
+    if before.i == sentence.start or doc[before.i - 1].whitespace_ or subject.i >= before.i:
+        return False  # no closing quote, or the subject follows it
+    opening = next((t.i for t in reversed(doc[sentence.start : before.i]) if t.text in _OPENING_QUOTES), None)
+    return opening is None or opening < subject.i
+
+
+def _inverted_subject(verb: Token) -> Token | None:
+    """The noun phrase right after a verb of saying, by the word heading it: "said Cruz, who ..."."""
+    doc = verb.doc
+    if verb.i + 1 >= len(doc):
+        return None
+    token = doc[verb.i + 1]
+    if token.pos_ not in ("PROPN", "NOUN", "DET") or token.lower_ in _PRONOUNS:
+        return None
+    while token.head is not verb and token.head.i > verb.i and token.head.pos_ in ("PROPN", "NOUN"):
+        token = token.head
+    return token if token.pos_ in ("PROPN", "NOUN") else None
 
 
 def _is_dateline(subject: Token, sentence: Span) -> bool:
