@@ -313,7 +313,7 @@ def _cue_kind(token: Token) -> CueKind | None:
     following = token.nbor(1) if token.i + 1 < len(token.doc) else token
     if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
         return "REPORTING"  # "Cruz continued:" introduces the quotation after it
-    clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
+    clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children) or _as_aside(token)
     said = clause or any(
         c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) or _calls_on(c)
         for c in token.children
@@ -322,7 +322,8 @@ def _cue_kind(token: Token) -> CueKind | None:
         return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
     objects = [c for c in token.children if c.dep_ == "dobj"]
     if kind == "stance":
-        if clause or (objects and cues.takes_object(token.lower_)) or (objects and _as_phrase(token)):
+        passive = _by_agent(token) and cues.takes_object(token.lower_)  # "was backed by most voters"
+        if clause or (objects and cues.takes_object(token.lower_)) or (objects and _as_phrase(token)) or passive:
             return "STANCE"
         return None
     if any(c.lower_ in cues.SAYING_NOUNS for c in objects) and cues.is_light_cue(token.lower_):
@@ -342,6 +343,21 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _as_aside(verb: Token) -> bool:
+    """ "as some liberals hope", "as Clinton supporters point out": the sentence is the content.
+
+    Not a verb of saying that needs a clause: "as Blumenthal spoke" tells when.
+    """
+    if verb.dep_ != "advcl" or not any(c.dep_ == "mark" and c.lower_ == "as" for c in verb.children):
+        return False
+    return cues.kind_of(verb.lower_) == "stance" or any(c.dep_ == "prt" and c.lower_ == "out" for c in verb.children)
+
+
+def _by_agent(verb: Token) -> bool:
+    """A passive with its agent: "Sanders was supported by most young voters"."""
+    return any(c.dep_ == "agent" for c in verb.children) and any(c.dep_ == "nsubjpass" for c in verb.children)
 
 
 def _calls_on(preposition: Token) -> bool:
