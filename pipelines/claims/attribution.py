@@ -97,6 +97,8 @@ _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
 #: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
 _DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", ":"})
+#: Nouns for a poll whose findings a sentence reports "in" it.
+_POLL_NOUNS = frozenset("poll polls survey surveys average".split())
 _CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
 _OPENING_QUOTES = frozenset({'"', "\u201c", "``", "''"})
 _QUOTE_MARKS = re.compile('["\u201c\u201d]')
@@ -203,7 +205,23 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         if attribution.speaker is None or unresolved:
             continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
+    for poll, preposition in _polls(span):  # "In a new CBS poll, Trump leads ...": the poll's finding
+        found.append(_with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN"))
     return [a for a in found if not _nested(a, found)]
+
+
+def _polls(span: Span) -> list[tuple[Span, Token]]:
+    """The polls a sentence reports by "in": "leads by 9 points in the RealClearPolitics average of polls"."""
+    found = []
+    for token in span:
+        if token.lower_ != "in" or token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX"):
+            continue  # "his drop in the polls" reports no finding
+        if _inside_quotation(token):
+            continue
+        poll = next((c for c in token.children if c.dep_ == "pobj" and c.lower_ in _POLL_NOUNS), None)
+        if poll is not None:
+            found.append((_subject_span(poll), token))
+    return found
 
 
 def _owner(noun: Token) -> Token | None:
