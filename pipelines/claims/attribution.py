@@ -477,6 +477,9 @@ def _with_spans(
 def _colon_source(span: Span) -> tuple[Span, Token] | None:
     """The speaker of a transcript line or a round-up: "MS. CLINTON: ...", "Name, Outlet: '...'"."""
     colon = next((t for t in span[:12] if t.text == ":"), None)
+    dash = _headline_dash(span)
+    if dash is not None:  # a round-up under its headline: "POLLS WERE RIGHT - Mark Blumenthal: “..."
+        colon, span = dash
     if colon is None or colon.i == span.start:
         return None
     before = span.doc[span.start : colon.i]
@@ -495,6 +498,18 @@ def _colon_source(span: Span) -> tuple[Span, Token] | None:
     if name[0].lower_ in _NOT_SOURCES:
         return None
     return name, colon
+
+
+def _headline_dash(span: Span) -> tuple[Token, Span] | None:
+    """The colon of "<headline> - Name: “...", and the sentence from the name on."""
+    for token in span[:40]:
+        if token.text not in ("-", "\u2014", "\u2013", "--") or not token.whitespace_:
+            continue
+        after = token.doc[token.i + 1 : min(token.i + 8, span.end)]
+        colon = next((t for t in after if t.text == ":"), None)
+        if colon is not None and colon.i + 1 < span.end and span.doc[colon.i + 1].is_quote:
+            return colon, span.doc[token.i + 1 : span.end]
+    return None
 
 
 def _governing_speaker(subject: Token, doc: Doc) -> Attribution | None:
