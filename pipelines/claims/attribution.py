@@ -178,6 +178,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
         if kind == "REPORTING" and subject is not None and _quoted_subject(subject, token, span):
             subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
+        elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
+            subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
         if subject is not None and _is_dateline(subject, span):
             subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
         if shape and (subject is None or not _is_agent(subject)):
@@ -246,14 +248,21 @@ def _quoted_subject(subject: Token, verb: Token, sentence: Span) -> bool:
     '"Every single amendment," said Cruz': the parser took the quoted words for the
     subject. The quotation may have opened in a sentence before.
     """
+    if not _follows_quotation(verb, sentence) or subject.i >= verb.i - 1:
+        return False
+    doc = verb.doc
+    before = doc[verb.i - 1]
+    opening = next((t.i for t in reversed(doc[sentence.start : before.i]) if t.text in _OPENING_QUOTES), None)
+    return opening is None or opening < subject.i
+
+
+def _follows_quotation(verb: Token, sentence: Span) -> bool:
+    """Whether a finite ``verb`` comes right after a closing quotation mark: '...," said'."""
     doc = verb.doc
     before = doc[verb.i - 1] if verb.i > sentence.start else None
     if before is None or before.text not in _CLOSING_QUOTES or verb.tag_ not in ("VBD", "VBZ", "VBP"):
         return False
-    if before.i == sentence.start or doc[before.i - 1].whitespace_ or subject.i >= before.i:
-        return False  # no closing quote, or the subject follows it
-    opening = next((t.i for t in reversed(doc[sentence.start : before.i]) if t.text in _OPENING_QUOTES), None)
-    return opening is None or opening < subject.i
+    return before.i > sentence.start and not doc[before.i - 1].whitespace_
 
 
 def _inverted_subject(verb: Token) -> Token | None:
