@@ -97,6 +97,8 @@ _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
 #: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
 _DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", ":"})
+#: Subjects that only count the one before them: "Republican figures both suggested".
+_FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
 #: Nouns for a poll whose findings a sentence reports "in" it.
 _POLL_NOUNS = frozenset("poll polls survey surveys average".split())
 _CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
@@ -427,7 +429,11 @@ def _speaking_subject(verb: Token) -> Token | None:
     """
     verb_ = verb
     for _ in range(4):
-        subject = next((c for c in verb_.children if c.dep_ == "nsubj"), None)
+        # The nearest of two: "Voters, Clinton suggested, don't have to worry" is Clinton's.
+        subjects = [c for c in verb_.children if c.dep_ == "nsubj" and c.lower_ not in _FLOATING_QUANTIFIERS]
+        subjects = subjects or [c for c in verb_.children if c.dep_ == "nsubj"]
+        before = [c for c in subjects if c.i < verb_.i]
+        subject = before[-1] if before else (subjects[0] if subjects else None)
         if subject is not None:
             break
         passive = next((c for c in verb_.children if c.dep_ == "nsubjpass"), None)
