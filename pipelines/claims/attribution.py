@@ -210,7 +210,9 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
     for poll, preposition in _polls(span):  # "In a new CBS poll, Trump leads ...": the poll's finding
-        found.append(_with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN"))
+        found.append(
+            _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
+        )
     return [a for a in found if not _nested(a, found)]
 
 
@@ -352,7 +354,12 @@ def _cue_kind(token: Token) -> CueKind | None:
     objects = [c for c in token.children if c.dep_ == "dobj"]
     if kind == "stance":
         passive = _by_agent(token) and cues.takes_object(token.lower_)  # "was backed by most voters"
-        if clause or (objects and cues.takes_object(token.lower_)) or (objects and _as_phrase(token)) or passive:
+        if (
+            clause
+            or (objects and cues.takes_object(token.lower_))
+            or (objects and _as_phrase(token))
+            or passive
+        ):
             return "STANCE"
         return None
     if any(c.lower_ in cues.SAYING_NOUNS for c in objects) and cues.is_light_cue(token.lower_):
@@ -381,7 +388,9 @@ def _as_aside(verb: Token) -> bool:
     """
     if verb.dep_ != "advcl" or not any(c.dep_ == "mark" and c.lower_ == "as" for c in verb.children):
         return False
-    return cues.kind_of(verb.lower_) == "stance" or any(c.dep_ == "prt" and c.lower_ == "out" for c in verb.children)
+    return cues.kind_of(verb.lower_) == "stance" or any(
+        c.dep_ == "prt" and c.lower_ == "out" for c in verb.children
+    )
 
 
 def _by_agent(verb: Token) -> bool:
