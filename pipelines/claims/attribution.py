@@ -219,6 +219,9 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
 def _polls(span: Span) -> list[tuple[Span, Token]]:
     """The polls a sentence reports by "in": "leads by 9 points in the RealClearPolitics average of polls"."""
     found = []
+    text = span.text
+    if not any(noun in text for noun in ("poll", "Poll", "survey", "Survey", "average")):
+        return found  # most sentences: no word of theirs looked at
     for token in span:
         if token.lower_ != "in" or token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX"):
             continue  # "his drop in the polls" reports no finding
@@ -526,6 +529,8 @@ def _colon_source(span: Span) -> tuple[Span, Token] | None:
 
 def _headline_dash(span: Span) -> tuple[Token, Span] | None:
     """The colon of "<headline> - Name: “...", and the sentence from the name on."""
+    if ":" not in span.text:
+        return None
     for token in span[:40]:
         if token.text not in ("-", "\u2014", "\u2013", "--") or not token.whitespace_:
             continue
