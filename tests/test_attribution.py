@@ -404,14 +404,14 @@ def parsed(words, heads, deps, pos, tags):
 @pytest.mark.parametrize(
     ("words", "heads", "deps", "pos", "tags", "speaker"),
     [
-        # '"Safety," said Grimm.' parsed with the quoted word as the subject.
+        # '"Rubbish," said Nolan.' parsed with the quoted word as the subject.
         (
-            ['"', "Safety", ",", '"', "said", "Grimm", "."],
+            ['"', "Rubbish", ",", '"', "said", "Nolan", "."],
             [4, 4, 4, 4, 4, 4, 4],
             ["punct", "nsubj", "punct", "punct", "ROOT", "dobj", "punct"],
             ["PUNCT", "NOUN", "PUNCT", "PUNCT", "VERB", "PROPN", "PUNCT"],
             ["``", "NN", ",", "''", "VBD", "NNP", "."],
-            "Grimm",
+            "Nolan",
         ),
         # The same, the speaker taken for the object of a verb without a subject.
         (
