@@ -95,6 +95,14 @@ _AGENT_PRONOUNS = frozenset({"he", "she", "they", "it", "his", "her", "their", "
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
+#: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
+_DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", ":"})
+#: Subjects that only count the one before them: "Republican figures both suggested".
+_FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
+#: Nouns for a poll whose findings a sentence reports "in" it.
+_POLL_NOUNS = frozenset("poll polls survey surveys average".split())
+_CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
+_OPENING_QUOTES = frozenset({'"', "\u201c", "``", "''"})
 _QUOTE_MARKS = re.compile('["\u201c\u201d]')
 
 
@@ -170,6 +178,10 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
         subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
+        if kind == "REPORTING" and subject is not None and _quoted_subject(subject, token, span):
+            subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
+        elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
+            subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
         if subject is not None and _is_dateline(subject, span):
             subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
         if shape and (subject is None or not _is_agent(subject)):
@@ -197,7 +209,28 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         if attribution.speaker is None or unresolved:
             continue  # no one, or a pronoun nothing before it resolves
         found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
+    for poll, preposition in _polls(span):  # "In a new CBS poll, Trump leads ...": the poll's finding
+        found.append(
+            _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
+        )
     return [a for a in found if not _nested(a, found)]
+
+
+def _polls(span: Span) -> list[tuple[Span, Token]]:
+    """The polls a sentence reports by "in": "leads by 9 points in the RealClearPolitics average of polls"."""
+    found = []
+    text = span.text
+    if not any(noun in text for noun in ("poll", "Poll", "survey", "Survey", "average")):
+        return found  # most sentences: no word of theirs looked at
+    for token in span:
+        if token.lower_ != "in" or token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX"):
+            continue  # "his drop in the polls" reports no finding
+        if _inside_quotation(token):
+            continue
+        poll = next((c for c in token.children if c.dep_ == "pobj" and c.lower_ in _POLL_NOUNS), None)
+        if poll is not None:
+            found.append((_subject_span(poll), token))
+    return found
 
 
 def _owner(noun: Token) -> Token | None:
@@ -216,10 +249,52 @@ def _is_agent(subject: Token) -> bool:
     return word in _AGENT_PRONOUNS or word in _ANONYMOUS_HEADS or word in _INSTITUTIONS or word in _TITLES
 
 
+def _quoted_subject(subject: Token, verb: Token, sentence: Span) -> bool:
+    """Whether the subject found for ``verb`` lies in the quotation that closes right before it.
+
+    '"Every single amendment," said Cruz': the parser took the quoted words for the
+    subject. The quotation may have opened in a sentence before.
+    """
+    if not _follows_quotation(verb, sentence) or subject.i >= verb.i - 1:
+        return False
+    doc = verb.doc
+    before = doc[verb.i - 1]
+    opening = next((t.i for t in reversed(doc[sentence.start : before.i]) if t.text in _OPENING_QUOTES), None)
+    return opening is None or opening < subject.i
+
+
+def _follows_quotation(verb: Token, sentence: Span) -> bool:
+    """Whether a finite ``verb`` comes right after a closing quotation mark: '...," said'."""
+    doc = verb.doc
+    before = doc[verb.i - 1] if verb.i > sentence.start else None
+    if before is None or before.text not in _CLOSING_QUOTES or verb.tag_ not in ("VBD", "VBZ", "VBP"):
+        return False
+    return before.i > sentence.start and not doc[before.i - 1].whitespace_
+
+
+def _inverted_subject(verb: Token) -> Token | None:
+    """The noun phrase right after a verb of saying, by the word heading it: "said Cruz, who ..."."""
+    doc = verb.doc
+    if verb.i + 1 >= len(doc):
+        return None
+    token = doc[verb.i + 1]
+    if token.pos_ not in ("PROPN", "NOUN", "DET") or token.lower_ in _PRONOUNS:
+        return None
+    while token.head is not verb and token.head.i > verb.i and token.head.pos_ in ("PROPN", "NOUN"):
+        token = token.head
+    return token if token.pos_ in ("PROPN", "NOUN") else None
+
+
 def _is_dateline(subject: Token, sentence: Span) -> bool:
-    """A place in capitals opening the sentence: "LONDON (Reuters) - ..."."""
+    """A place in capitals opening the sentence: "LONDON (Reuters) - ...".
+
+    A dash, a parenthesis or a comma follows it; "CNN reported that ..." is CNN's.
+    """
     capitals = subject.is_upper and len(subject) > 1 and subject.ent_type_ != "PERSON"
-    return capitals and subject.i == sentence.start
+    if not capitals or subject.i != sentence.start:
+        return False
+    after = subject.nbor(1) if subject.i + 1 < len(subject.doc) else None
+    return after is None or after.text in _DATELINE_MARKS
 
 
 def _adjacent_name(verb: Token) -> Span | None:
@@ -272,7 +347,7 @@ def _cue_kind(token: Token) -> CueKind | None:
     following = token.nbor(1) if token.i + 1 < len(token.doc) else token
     if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
         return "REPORTING"  # "Cruz continued:" introduces the quotation after it
-    clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children)
+    clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children) or _as_aside(token)
     said = clause or any(
         c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) or _calls_on(c)
         for c in token.children
@@ -281,7 +356,13 @@ def _cue_kind(token: Token) -> CueKind | None:
         return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
     objects = [c for c in token.children if c.dep_ == "dobj"]
     if kind == "stance":
-        if clause or (objects and cues.takes_object(token.lower_)) or (objects and _as_phrase(token)):
+        passive = _by_agent(token) and cues.takes_object(token.lower_)  # "was backed by most voters"
+        if (
+            clause
+            or (objects and cues.takes_object(token.lower_))
+            or (objects and _as_phrase(token))
+            or passive
+        ):
             return "STANCE"
         return None
     if any(c.lower_ in cues.SAYING_NOUNS for c in objects) and cues.is_light_cue(token.lower_):
@@ -301,6 +382,23 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _as_aside(verb: Token) -> bool:
+    """ "as some liberals hope", "as Clinton supporters point out": the sentence is the content.
+
+    Not a verb of saying that needs a clause: "as Blumenthal spoke" tells when.
+    """
+    if verb.dep_ != "advcl" or not any(c.dep_ == "mark" and c.lower_ == "as" for c in verb.children):
+        return False
+    return cues.kind_of(verb.lower_) == "stance" or any(
+        c.dep_ == "prt" and c.lower_ == "out" for c in verb.children
+    )
+
+
+def _by_agent(verb: Token) -> bool:
+    """A passive with its agent: "Sanders was supported by most young voters"."""
+    return any(c.dep_ == "agent" for c in verb.children) and any(c.dep_ == "nsubjpass" for c in verb.children)
 
 
 def _calls_on(preposition: Token) -> bool:
@@ -343,7 +441,11 @@ def _speaking_subject(verb: Token) -> Token | None:
     """
     verb_ = verb
     for _ in range(4):
-        subject = next((c for c in verb_.children if c.dep_ == "nsubj"), None)
+        # The nearest of two: "Voters, Clinton suggested, don't have to worry" is Clinton's.
+        subjects = [c for c in verb_.children if c.dep_ == "nsubj" and c.lower_ not in _FLOATING_QUANTIFIERS]
+        subjects = subjects or [c for c in verb_.children if c.dep_ == "nsubj"]
+        before = [c for c in subjects if c.i < verb_.i]
+        subject = before[-1] if before else (subjects[0] if subjects else None)
         if subject is not None:
             break
         passive = next((c for c in verb_.children if c.dep_ == "nsubjpass"), None)
@@ -402,6 +504,9 @@ def _with_spans(
 def _colon_source(span: Span) -> tuple[Span, Token] | None:
     """The speaker of a transcript line or a round-up: "MS. CLINTON: ...", "Name, Outlet: '...'"."""
     colon = next((t for t in span[:12] if t.text == ":"), None)
+    dash = _headline_dash(span)
+    if dash is not None:  # a round-up under its headline: "POLLS WERE RIGHT - Mark Blumenthal: “..."
+        colon, span = dash
     if colon is None or colon.i == span.start:
         return None
     before = span.doc[span.start : colon.i]
@@ -420,6 +525,20 @@ def _colon_source(span: Span) -> tuple[Span, Token] | None:
     if name[0].lower_ in _NOT_SOURCES:
         return None
     return name, colon
+
+
+def _headline_dash(span: Span) -> tuple[Token, Span] | None:
+    """The colon of "<headline> - Name: “...", and the sentence from the name on."""
+    if ":" not in span.text:
+        return None
+    for token in span[:40]:
+        if token.text not in ("-", "\u2014", "\u2013", "--") or not token.whitespace_:
+            continue
+        after = token.doc[token.i + 1 : min(token.i + 8, span.end)]
+        colon = next((t for t in after if t.text == ":"), None)
+        if colon is not None and colon.i + 1 < span.end and span.doc[colon.i + 1].is_quote:
+            return colon, span.doc[token.i + 1 : span.end]
+    return None
 
 
 def _governing_speaker(subject: Token, doc: Doc) -> Attribution | None:
