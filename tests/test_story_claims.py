@@ -18,7 +18,7 @@ from pipelines import cli, nlp
 from pipelines.parse import parse_article
 from pipelines.records import ARTICLE, EnrichedArticle, Message, StoryLink, to_avro
 from pipelines.sinks.avrofiles import write_avro_file
-from pipelines.stories import report
+from pipelines.stories import claims, report
 from pipelines.stories.claims import ClaimLinks, claim_profiles, link_claims
 
 SAMPLES = Path(__file__).parents[1].parent / "shared" / "samples"
@@ -70,7 +70,8 @@ def test_profiles_are_compact_json_with_entities_by_slot(samples):
     assert {"United States", "Iraq"} <= {v.removeprefix("the ") for v in official["entities"]["PLACE"]}
     denial = next(p for p in profiles if "Iran has denied" in p["text"])
     assert denial["negation"] == "denied" and official["negation"] is None
-    assert len(official["embedding"]) == 64 and all(round(x, 3) == x for x in official["embedding"])
+    vector = claims._vectors([official])[0]  # int8 in the JSON, a unit vector back
+    assert vector.shape == (64,) and abs(float(vector @ vector) - 1) < 0.02
 
 
 def test_an_article_without_claims_has_no_profiles(annotate):
@@ -256,6 +257,7 @@ def test_the_report_shows_versions_changes_dropped_and_new(output, samples):
     )
     assert any(line.startswith("    - Meanwhile, Iran has denied any involvement") for line in lines)
     assert any(line.startswith("    + This decision, buried in a classified memo") for line in lines)
+    print("\n".join(lines))
     assert all(len(line) <= 112 for line in lines)
     assert text.endswith("2 stories told more than once, 1 single-article story")
 
