@@ -21,7 +21,7 @@ DIMENSIONS = 64
 
 @functools.cache
 def _model() -> tuple[Any, np.ndarray]:
-    """wordllama's tokenizer (a copy without padding) and its token embedding matrix.
+    """wordllama's tokenizer (without padding) and its token embedding matrix.
 
     wordllama's own ``embed`` pads a batch to its longest text and builds every token's
     offsets; an embedding is only the mean of the token rows, so summing the rows of
@@ -31,14 +31,12 @@ def _model() -> tuple[Any, np.ndarray]:
     # keep busy: a sentence or two at a time gains nothing from it (unless the user says).
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import wordllama
-    from tokenizers import Tokenizer
 
     model = wordllama.WordLlama.load(
         cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=DIMENSIONS
     )
-    tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
+    tokenizer = model.tokenizer  # this model's own: its embed() is never called
     tokenizer.no_padding()
-    tokenizer.no_truncation()
     return tokenizer, np.ascontiguousarray(model.embedding[:, :DIMENSIONS], dtype=np.float32)
 
 
