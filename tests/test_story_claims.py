@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli, nlp
+from pipelines.claims import checkworthiness
 from pipelines.parse import parse_article
 from pipelines.records import ARTICLE, EnrichedArticle, Message, StoryLink, to_avro
 from pipelines.sinks.avrofiles import write_avro_file
 from pipelines.stories import claims, report
 from pipelines.stories.claims import ClaimLinks, claim_profiles, link_claims
+from pipelines.stories.features import story_features
 
 SAMPLES = Path(__file__).parents[1].parent / "shared" / "samples"
 WIRE = Path(__file__).parent / "fixtures" / "stories" / "claims"
@@ -72,6 +74,26 @@ def test_profiles_are_compact_json_with_entities_by_slot(samples):
     assert denial["negation"] == "denied" and official["negation"] is None
     vector = claims._vectors([official])[0]  # int8 in the JSON, a unit vector back
     assert vector.shape == (64,) and abs(float(vector @ vector) - 1) < 0.02
+
+
+def test_the_nlp_workers_compute_the_features_the_stage_would(spacy_nlp, monkeypatch):
+    # The workers compute an article's profiles beside the parse; the stage computes them
+    # for an article read back from a file. Both must be the same, or a story would
+    # depend on where its article was annotated.
+    from pipelines.nlp import workers
+    from pipelines.nlp.annotate import enriched
+    from pipelines.nlp.stage import _item
+
+    article = parse_article(Message((SAMPLES / "002_2632260b12f96602.txt").read_bytes(), key="002"))
+    monkeypatch.setitem(workers._worker, "nlp", spacy_nlp)  # as init_worker loads them
+    monkeypatch.setitem(workers._worker, "scorer", checkworthiness.load_model())
+    [found] = workers.annotate_chunk([_item(article)], stories=True)
+    assert found.story_features is not None
+    annotated = enriched(article, found, "m")
+    recomputed = story_features(dataclasses.replace(annotated, story_features=None))
+    assert found.story_features == recomputed and recomputed.claims
+    [plain] = workers.annotate_chunk([_item(article)])
+    assert plain.story_features is None  # stories off: nothing computed
 
 
 def test_an_article_without_claims_has_no_profiles(annotate):
