@@ -311,6 +311,9 @@ class EnrichedArticle:
     story: StoryLink | None = None
     dropped_claims: tuple[DroppedClaim, ...] = ()
     changes: tuple[Change, ...] = ()
+    #: What the story stage needs of the article alone (``pipelines.stories.features``), from
+    #: the NLP workers when stories are on; not written.
+    story_features: Any = dataclasses.field(default=None, compare=False, repr=False, metadata={"avro": False})
 
     kind = ARTICLE
 

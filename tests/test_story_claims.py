@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli, nlp
+from pipelines.claims import checkworthiness
 from pipelines.parse import parse_article
 from pipelines.records import ARTICLE, EnrichedArticle, Message, StoryLink, to_avro
 from pipelines.sinks.avrofiles import write_avro_file
-from pipelines.stories import report
+from pipelines.stories import claims, report
 from pipelines.stories.claims import ClaimLinks, claim_profiles, link_claims
+from pipelines.stories.features import story_features
 
 SAMPLES = Path(__file__).parents[1].parent / "shared" / "samples"
 WIRE = Path(__file__).parent / "fixtures" / "stories" / "claims"
@@ -70,7 +72,28 @@ def test_profiles_are_compact_json_with_entities_by_slot(samples):
     assert {"United States", "Iraq"} <= {v.removeprefix("the ") for v in official["entities"]["PLACE"]}
     denial = next(p for p in profiles if "Iran has denied" in p["text"])
     assert denial["negation"] == "denied" and official["negation"] is None
-    assert len(official["embedding"]) == 64 and all(round(x, 3) == x for x in official["embedding"])
+    vector = claims._vectors([official])[0]  # int8 in the JSON, a unit vector back
+    assert vector.shape == (64,) and abs(float(vector @ vector) - 1) < 0.02
+
+
+def test_the_nlp_workers_compute_the_features_the_stage_would(spacy_nlp, monkeypatch):
+    # The workers compute an article's profiles beside the parse; the stage computes them
+    # for an article read back from a file. Both must be the same, or a story would
+    # depend on where its article was annotated.
+    from pipelines.nlp import workers
+    from pipelines.nlp.annotate import enriched
+    from pipelines.nlp.stage import _item
+
+    article = parse_article(Message((SAMPLES / "002_2632260b12f96602.txt").read_bytes(), key="002"))
+    monkeypatch.setitem(workers._worker, "nlp", spacy_nlp)  # as init_worker loads them
+    monkeypatch.setitem(workers._worker, "scorer", checkworthiness.load_model())
+    [found] = workers.annotate_chunk([_item(article)], stories=True)
+    assert found.story_features is not None
+    annotated = enriched(article, found, "m")
+    recomputed = story_features(dataclasses.replace(annotated, story_features=None))
+    assert found.story_features == recomputed and recomputed.claims
+    [plain] = workers.annotate_chunk([_item(article)])
+    assert plain.story_features is None  # stories off: nothing computed
 
 
 def test_an_article_without_claims_has_no_profiles(annotate):
@@ -256,6 +279,7 @@ def test_the_report_shows_versions_changes_dropped_and_new(output, samples):
     )
     assert any(line.startswith("    - Meanwhile, Iran has denied any involvement") for line in lines)
     assert any(line.startswith("    + This decision, buried in a classified memo") for line in lines)
+    print("\n".join(lines))
     assert all(len(line) <= 112 for line in lines)
     assert text.endswith("2 stories told more than once, 1 single-article story")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from spacy.tokens import Doc
 
@@ -23,6 +24,7 @@ class Annotations:
     sentences: tuple[Sentence, ...]
     entities: tuple[Entity, ...]
     claims: tuple[Claim, ...]
+    story_features: Any = None  # pipelines.stories.features.StoryFeatures, when asked for
 
 
 def sentences_of(doc: Doc, paragraphs: Sequence[tuple[int, int]]) -> list[Sentence]:
@@ -100,6 +102,7 @@ def enriched(article: Article, annotations: Annotations, model: str) -> Enriched
         claims=annotations.claims,
         model=model,
         lease=article.message.lease,
+        story_features=annotations.story_features,
         **article.envelope.fields(),
     )
 

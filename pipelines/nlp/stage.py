@@ -28,9 +28,11 @@ _LOG = logging.getLogger(__name__)
 class ExtractEntitiesAndClaims(beam.PTransform):
     """Articles -> ``EnrichedArticle``s with sentences, entities and claims; dead letters pass on."""
 
-    def __init__(self, model: str, batch_size: int, processes: int = 1, run_id: str = "default") -> None:
+    def __init__(
+        self, model: str, batch_size: int, processes: int = 1, run_id: str = "default", stories: bool = False
+    ) -> None:
         super().__init__()
-        self._fn = AnnotateArticlesFn(model, batch_size, processes, run_id)
+        self._fn = AnnotateArticlesFn(model, batch_size, processes, run_id, stories)
 
     def expand(self, articles):
         return articles | beam.ParDo(self._fn)
@@ -59,12 +61,18 @@ class AnnotateArticlesFn(beam.DoFn):
     """
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, batch_size: int = 8, processes: int = 1, run_id: str = "default"
+        self,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 8,
+        processes: int = 1,
+        run_id: str = "default",
+        stories: bool = False,
     ) -> None:
         self._model = model
         self._batch_size = batch_size
         self._processes = processes
         self._run_id = run_id
+        self._stories = stories  # the workers also compute what the story stage needs
 
     def setup(self) -> None:
         self._model_name = model_name_of(self._model)
@@ -110,11 +118,11 @@ class AnnotateArticlesFn(beam.DoFn):
         if not chunk.elements:
             return
         if self._pool is None:
-            yield from self._outputs(chunk, workers.annotate_chunk(_task(chunk)))
+            yield from self._outputs(chunk, workers.annotate_chunk(_task(chunk), self._stories))
             return
         for piece in _split(chunk, pieces):
             if piece.articles():
-                piece.future = self._pool.submit(workers.annotate_chunk, _task(piece))
+                piece.future = self._pool.submit(workers.annotate_chunk, _task(piece), self._stories)
             self._in_flight.append(piece)
 
     def _collect(self, chunk: _Chunk) -> Iterator[WindowedValue]:
@@ -131,13 +139,13 @@ class AnnotateArticlesFn(beam.DoFn):
         results: list[Annotations | str] = []
         for article in chunk.articles():
             try:
-                results += self._pool.submit(workers.annotate_chunk, [_item(article)]).result()
+                results += self._pool.submit(workers.annotate_chunk, [_item(article)], self._stories).result()
             except concurrent.futures.process.BrokenProcessPool:
                 results.append("the NLP worker process died on this article")
                 self._replace_pool()  # a pool is only replaced when it broke
         for pending in self._in_flight:  # the broken pool's other tasks died with it
             if pending.future is not None:
-                pending.future = self._pool.submit(workers.annotate_chunk, _task(pending))
+                pending.future = self._pool.submit(workers.annotate_chunk, _task(pending), self._stories)
         return results
 
     def _replace_pool(self) -> None:
@@ -191,8 +199,8 @@ def _split(chunk: _Chunk, pieces: int) -> list[_Chunk]:
     return result
 
 
-def _item(article: Article) -> tuple[str, tuple[tuple[int, int], ...], str]:
-    return article.text, article.paragraphs, article.article_id
+def _item(article: Article) -> tuple[str, tuple[tuple[int, int], ...], str, str | None]:
+    return article.text, article.paragraphs, article.article_id, article.title
 
 
 def _task(chunk: _Chunk) -> workers.Chunk:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -23,9 +24,10 @@ from spacy.tokens import Doc
 from pipelines.claims import checkworthiness
 from pipelines.nlp.annotate import Annotations, extract
 from pipelines.nlp.model import load_model
+from pipelines.records import EnrichedArticle, Source
 
-#: One task's input: (text, paragraphs, article_id) per article.
-Chunk = list[tuple[str, tuple[tuple[int, int], ...], str]]
+#: One task's input: (text, paragraphs, article_id, title) per article.
+Chunk = list[tuple[str, tuple[tuple[int, int], ...], str, str | None]]
 
 #: Signals a worker never acts on: Ctrl-C or SIGTERM to the process group is the parent's
 #: to handle (finish the bundle, commit); a worker exits with its parent.
@@ -58,32 +60,47 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def annotate_chunk(items: Chunk) -> list[Annotations | str]:
+def annotate_chunk(items: Chunk, stories: bool = False) -> list[Annotations | str]:
     """Each article's annotations, or why it failed: one bad article spoils nothing else.
+
+    With ``stories``, also what the story stage needs of each article alone (its
+    profiles: ``pipelines.stories.features``), computed here, in parallel, rather
+    than on the stage's one thread.
 
     Inside a spaCy memory zone: the strings a chunk adds to the vocabulary are freed
     after it, so a worker's memory stays flat however many new words the feed brings.
     Nothing of a ``Doc`` leaves the zone but plain values.
     """
     with _worker["nlp"].memory_zone():
-        return _annotate(items)
+        return _annotate(items, stories)
 
 
-def _annotate(items: Chunk) -> list[Annotations | str]:
+def _annotate(items: Chunk, stories: bool) -> list[Annotations | str]:
     nlp = _worker["nlp"]
     try:
-        docs: list[Doc | None] = list(nlp.pipe(text for text, _, _ in items))
+        docs: list[Doc | None] = list(nlp.pipe(text for text, *_ in items))
     except Exception:  # noqa: BLE001 - find the article at fault, one by one
         docs = [None] * len(items)
     results: list[Annotations | str] = []
-    for (text, paragraphs, article_id), doc in zip(items, docs, strict=True):
+    for (text, paragraphs, article_id, title), doc in zip(items, docs, strict=True):
         try:
-            results.append(
-                extract(doc if doc is not None else nlp(text), paragraphs, article_id, _worker["scorer"])
-            )
+            found = extract(doc if doc is not None else nlp(text), paragraphs, article_id, _worker["scorer"])
+            if stories:
+                features = _story_features(found, text, article_id, title)
+                found = dataclasses.replace(found, story_features=features)
+            results.append(found)
         except Exception as e:  # noqa: BLE001 - bad input must never stop the stream
             results.append(f"{type(e).__name__}: {e}")
     return results
+
+
+def _story_features(found: Annotations, text: str, article_id: str, title: str | None):
+    from pipelines.stories.features import story_features  # only where stories are on
+
+    article = EnrichedArticle(
+        article_id, Source(), title, text, "", found.sentences, found.entities, found.claims, ""
+    )
+    return story_features(article)
 
 
 def new_pool(model: str, processes: int) -> tuple[concurrent.futures.ProcessPoolExecutor, list]:

@@ -411,21 +411,14 @@ def story_of(members: Sequence[ArticleProfile]) -> Story:
     return found
 
 
-def _mentioned(profile: ArticleProfile) -> frozenset[str]:
-    """The article's names as anchor keys, and its people's single words ("a:smith")."""
-    body, sets = profile.body, profile.sets
-    return frozenset(
-        f"a:{n}" for n in (*body.people, *body.places, *body.organizations, *sets["body.people"])
-    )
-
-
 def story_features(
     profile: ArticleProfile, members: Sequence[ArticleProfile], probabilities: Sequence[float]
 ) -> list[float]:
     """The features of an article against a candidate story, in :data:`STORY_FEATURES` order."""
     story, size = story_of(members), len(members)
     ranked = sorted(probabilities, reverse=True)
-    features = [ranked[0], float(np.mean(ranked[:TOP])), float(np.mean(ranked)), math.log(size)]
+    top = ranked[:TOP]  # sums, not np.mean: a handful of floats, thousands of times a second
+    features = [ranked[0], math.fsum(top) / len(top), math.fsum(ranked) / size, math.log(size)]
     terms_centroid = cosine(profile.terms, story.terms)
     features.append(terms_centroid)
     features.append(cosine(profile.lead_terms, story.lead_terms))
@@ -448,7 +441,7 @@ def story_features(
     features.extend((short, short * terms_centroid))
     anchors = profile.anchors
     features.append(len(anchors & story.anchors) / len(anchors) if anchors else 0.0)
-    names, mentioned = story.names, _mentioned(profile)
+    names, mentioned = story.names, profile.mentioned
     features.append(len(names - mentioned) / len(names) if names else 0.0)
     features.append(len(names & mentioned) / len(names) if names else 0.0)
     terms = story.common_terms
@@ -506,14 +499,20 @@ def decide(
     for entry, _ in found:  # most keys shared first
         if entry.story_id not in stories and len(stories) < STORIES:
             stories.append(entry.story_id)
-    scored: list[tuple[str, list[ArticleProfile], np.ndarray, list[float]]] = []
-    for story_id in stories:
-        members = [profile_in(e) for e in index.members(story_id, MEMBERS) if e.key != profile.key]
-        if members:
-            probabilities = model.pair.probabilities([features(profile, m) for m in members])
-            scored.append((story_id, members, probabilities, story_features(profile, members, probabilities)))
-    if not scored:
+    groups = [
+        (story_id, members)
+        for story_id in stories
+        if (members := [profile_in(e) for e in index.members(story_id, MEMBERS) if e.key != profile.key])
+    ]
+    if not groups:
         return Decision(profile.article_id, "NEW", None, 0.0)
+    # Every member of every candidate story in one call of the pair model, then cut by story.
+    pairs = model.pair.probabilities([features(profile, m) for _, members in groups for m in members])
+    scored: list[tuple[str, list[ArticleProfile], np.ndarray, list[float]]] = []
+    start = 0
+    for story_id, members in groups:
+        probabilities, start = pairs[start : start + len(members)], start + len(members)
+        scored.append((story_id, members, probabilities, story_features(profile, members, probabilities)))
     story_probabilities = model.story.probabilities([x for *_, x in scored])
     if seen is not None:
         for (story_id, members, _, x), probability in zip(scored, story_probabilities, strict=True):

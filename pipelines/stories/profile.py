@@ -187,6 +187,14 @@ class ArticleProfile:
         """The anchor keys ("a:lindsay lohan")."""
         return frozenset(k for k in self.keys if k.startswith("a:"))
 
+    @functools.cached_property
+    def mentioned(self) -> frozenset[str]:
+        """Every name of the article as an anchor key, and its people's single words ("a:smith")."""
+        body = self.body
+        return frozenset(
+            f"a:{n}" for n in (*body.people, *body.places, *body.organizations, *self.sets["body.people"])
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "k": self.key,
@@ -245,6 +253,7 @@ def text_hash(words: Iterable[str]) -> str:
     return hashlib.blake2b(" ".join(words).encode(), digest_size=8).hexdigest()
 
 
+@functools.lru_cache(maxsize=65_536)  # a feed's words recur: a lookup is cheaper than the rules
 def stem(word: str) -> str:
     """A crude plural-stripping stem, enough to meet "quakes" with "quake".
 
@@ -306,6 +315,7 @@ def band_keys(words: list[str]) -> list[str]:
 # --- names and dates -----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65_536)  # names recur, across the lead, the body and versions
 def name_of(text: str) -> str:
     """A name as compared: lowercase words, no leading article or possessive.
 
@@ -371,21 +381,24 @@ def names_of(entities: Iterable[tuple[str, str]]) -> Names:
     """The :class:`Names` of (text, label) entities."""
     kinds: dict[str, Counter[str]] = {f: Counter() for f in Names.FIELDS}
     for text, label in entities:
-        if label in DATES:
-            years, months, days = dates_of(text)
-            kinds["years"].update(years)
-            kinds["months"].update(months)
-            kinds["days"].update(days)
-        elif label in NUMBERS:
-            kinds["numbers"].update(numbers_of(text))
-        elif name := name_of(text):
-            if label in PEOPLE:
-                kinds["people"][name] += 1
-            elif label in ORGANIZATIONS:
-                kinds["organizations"][name] += 1
-            elif label in PLACES:
-                kinds["places"][name] += 1
+        for kind, values in _entity_names(text, label):
+            kinds[kind].update(values)
     return Names(**{f: _ranked(c) for f, c in kinds.items()})
+
+
+@functools.lru_cache(maxsize=65_536)  # an entity recurs: in the lead and the body, in every version
+def _entity_names(text: str, label: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(kind, values) of one entity: its years, months and days, its numbers, or its name."""
+    if label in DATES:
+        years, months, days = dates_of(text)
+        return ("years", tuple(years)), ("months", tuple(months)), ("days", tuple(days))
+    if label in NUMBERS:
+        return (("numbers", tuple(numbers_of(text))),)
+    name = name_of(text)
+    for kind, labels in (("people", PEOPLE), ("organizations", ORGANIZATIONS), ("places", PLACES)):
+        if name and label in labels:
+            return ((kind, (name,)),)
+    return ()
 
 
 # --- the profile ---------------------------------------------------------------------------

@@ -124,7 +124,12 @@ def _change(change: Change) -> str:
     >>> _change(Change("NEGATION", "have not", None, "a:1", "b:1"))
     'NEGATION: have not -> (none)'
     """
-    return f"{change.slot}: {change.old_value or '(none)'} -> {change.new_value or '(none)'}"
+    old, new = change.old_value or "(none)", change.new_value or "(none)"
+    line = f"{change.slot}: {old} -> {new}"
+    if len(line) > WIDTH:  # a speaker can be a whole noun phrase: each value gets half the room
+        room = (WIDTH - len(change.slot) - 6) // 2
+        line = f"{change.slot}: {_short(old, room)} -> {_short(new, room)}"
+    return line
 
 
 def _short(text: str, width: int) -> str:

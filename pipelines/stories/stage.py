@@ -6,7 +6,8 @@ Per article, in arrival order:
    where it was read) is a replay, after a crash or on a second replica: it gets
    the answer it got before, so story ids survive a SIGKILL and never match the
    article with itself;
-2. otherwise its profile (``profile.py``) finds candidates in the index, and
+2. otherwise its profile (``profile.py``, computed by the NLP workers: ``features.py``)
+   finds candidates in the index, and
    ``match.py`` decides: a new story, a duplicate or a version of an earlier one;
 3. its claims are matched to the claims of the story's earlier versions
    (``claims.py``): linked SAME or CHANGED with typed changes, or new; the previous
@@ -28,10 +29,10 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from pipelines.records import Change, ClaimLink, DroppedClaim, EnrichedArticle, Output, StoryLink
-from pipelines.stories.claims import claim_profiles, link_claims
+from pipelines.stories.claims import link_claims
+from pipelines.stories.features import story_features
 from pipelines.stories.index import Entry
 from pipelines.stories.match import decide
-from pipelines.stories.profile import profile_of
 from pipelines.stories.stores import open_index
 
 _LOG = logging.getLogger(__name__)
@@ -83,9 +84,11 @@ class LinkStoriesFn(beam.DoFn):
         event_ms = article.event_time_ms
         if event_ms is None:
             event_ms = int(time.time() * 1000)
-        profile = profile_of(article, key, event_ms)
+        # Computed by the NLP workers when they could (see features.py), else here.
+        features = article.story_features or story_features(article)
+        profile = features.placed(key, event_ms)
         decision = decide(profile, self._index, self._window_ms)
-        claims = claim_profiles(article)
+        claims = features.claims
         # A new story has no earlier versions: most articles skip the index read.
         earlier = (
             []
