@@ -43,7 +43,7 @@ MEMBERS = 12
 #: The "top" mean is over a story's TOP most similar members (a story may hold a few odd members).
 TOP = 6
 #: Profiles parsed from payloads, kept by (occurrence key, text hash): a payload never changes.
-CACHE_SIZE = 20_000
+CACHE_SIZE = 2_000
 
 KINDS = Names.FIELDS
 
