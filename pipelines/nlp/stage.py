@@ -18,7 +18,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines import runstate
 from pipelines.nlp import workers
-from pipelines.nlp.annotate import Annotations, enriched
+from pipelines.nlp.annotate import Annotations, enriched, keep_claims
 from pipelines.nlp.model import DEFAULT_MODEL, model_name_of
 from pipelines.records import Article, DeadLetter
 
@@ -28,9 +28,16 @@ _LOG = logging.getLogger(__name__)
 class ExtractEntitiesAndClaims(beam.PTransform):
     """Articles -> ``EnrichedArticle``s with sentences, entities and claims; dead letters pass on."""
 
-    def __init__(self, model: str, batch_size: int, processes: int = 1, run_id: str = "default") -> None:
+    def __init__(
+        self,
+        model: str,
+        batch_size: int,
+        processes: int = 1,
+        run_id: str = "default",
+        min_checkworthiness: float = 0.0,
+    ) -> None:
         super().__init__()
-        self._fn = AnnotateArticlesFn(model, batch_size, processes, run_id)
+        self._fn = AnnotateArticlesFn(model, batch_size, processes, run_id, min_checkworthiness)
 
     def expand(self, articles):
         return articles | beam.ParDo(self._fn)
@@ -55,16 +62,23 @@ class AnnotateArticlesFn(beam.DoFn):
     Elements leave in the order they came, dead letters included, so that the
     writer sees each partition's offsets in order. Each keeps its timestamp and
     window. An article spaCy or the claim rules fail on becomes a dead letter; the
-    rest of its chunk is unaffected.
+    rest of its chunk is unaffected. Claims without a speaker scoring below
+    ``min_checkworthiness`` are dropped (``--min-checkworthiness``).
     """
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, batch_size: int = 8, processes: int = 1, run_id: str = "default"
+        self,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 8,
+        processes: int = 1,
+        run_id: str = "default",
+        min_checkworthiness: float = 0.0,
     ) -> None:
         self._model = model
         self._batch_size = batch_size
         self._processes = processes
         self._run_id = run_id
+        self._min_checkworthiness = min_checkworthiness
 
     def setup(self) -> None:
         self._model_name = model_name_of(self._model)
@@ -155,6 +169,7 @@ class AnnotateArticlesFn(beam.DoFn):
                 self._state.counters.count(dead_letters=1)
                 yield wv.with_value(DeadLetter.of(wv.value.message, "nlp", "nlp_error", result))
                 continue
+            result = keep_claims(result, self._min_checkworthiness)
             self._state.counters.count(articles=1, entities=len(result.entities), claims=len(result.claims))
             yield wv.with_value(enriched(wv.value, result, self._model_name))
 
