@@ -372,11 +372,27 @@ def _score_sentences(args: argparse.Namespace, argv: list[str]) -> int:
     if args.model and not Path(args.model).is_file():
         raise InputError(f"no such model file: {args.model} (--model)")
     model = checkworthiness.load_model(args.model)
+    # Lines are scored in batches (the embeddings are one call), one by one when typed.
+    size = 1 if sys.stdin.isatty() else SCORE_BATCH
+    batch: list[str] = []
     for line in sys.stdin:
         sentence = line.rstrip("\r\n")
         if sentence.strip():
-            print(f"{model.score(sentence):.4f}\t{sentence}")
+            batch.append(sentence)
+        if len(batch) >= size:
+            _print_scores(model, batch)
+            batch = []
+    _print_scores(model, batch)
     return 0
+
+
+#: Lines of a file or pipe scored in one call.
+SCORE_BATCH = 64
+
+
+def _print_scores(model, sentences: list[str]) -> None:
+    for score, sentence in zip(model.scores(sentences), sentences, strict=True):
+        print(f"{score:.4f}\t{sentence}", flush=True)
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -138,6 +138,10 @@ def _processing(group) -> None:
         help="larger messages go to the dead letters as too_large",
     )  # fmt: skip
     group.add_argument(
+        "--min-checkworthiness", dest="min_checkworthiness", type=float, default=0.0,
+        help="drop claims without a speaker whose check-worthiness is below this (0..1; default 0: keep all)",
+    )  # fmt: skip
+    group.add_argument(
         "--input-format", dest="input_format", default="auto",
         help="text, json (envelopes) or auto: JSON when the first non-space byte is '{'",
     )  # fmt: skip
@@ -275,6 +279,8 @@ def validate(options: ClaimstreamOptions) -> None:
         raise OptionError(f"--metrics-port must be a TCP port (1-65535), not {options.metrics_port}")
     if options.nlp_processes < 0:
         raise OptionError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
+    if not 0.0 <= options.min_checkworthiness <= 1.0:  # also rejects nan
+        raise OptionError(f"--min-checkworthiness must be between 0 and 1, not {options.min_checkworthiness}")
     positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",
                 "file_max_records", "file_max_seconds", "read_slice_seconds", "readers",
                 "story_window_days")  # fmt: skip

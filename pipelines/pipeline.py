@@ -57,7 +57,12 @@ def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, sou
         options.max_message_bytes, run_id, options.input_format
     )
     outputs = articles | "ExtractEntitiesAndClaims" >> ExtractEntitiesAndClaims(
-        options.spacy_model, options.nlp_batch_size, options.nlp_processes, run_id, options.stories
+        options.spacy_model,
+        options.nlp_batch_size,
+        options.nlp_processes,
+        run_id,
+        options.min_checkworthiness,
+        options.stories,
     )
     if options.stories:
         outputs = outputs | "LinkStories" >> LinkStories(

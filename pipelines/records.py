@@ -224,6 +224,7 @@ class Claim:
     start: int
     end: int
     score: float  # check-worthiness, 0..1
+    check_worthy: bool = False  # score >= 0.5, the model's decision threshold
     speaker: str | None = None
     speaker_type: SpeakerType = "NONE"
     cue: str | None = None

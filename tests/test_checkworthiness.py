@@ -1,7 +1,10 @@
-"""The check-worthiness model: exact features, held-out quality, reproducible training."""
+"""The check-worthiness model: exact features, calibration at 0.5, held-out quality,
+reproducible training, the same score everywhere, and ``--min-checkworthiness``."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,13 +12,20 @@ from pathlib import Path
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from pipelines import evaluation, nlp
+from pipelines import evaluation, nlp, options
 from pipelines.claims import checkworthiness, train
+from pipelines.errors import InputError, OptionError
+from pipelines.nlp import AnnotateArticlesFn
+from pipelines.nlp.annotate import keep_claims
 from pipelines.parse import parse_article
-from pipelines.records import Message, to_avro
+from pipelines.records import ARTICLE, Message, from_avro, to_avro
+from tests.conftest import ARTICLES, REPEATED_HEADLINE, message_from
 
 CLAIMBUSTER = Path(__file__).resolve().parents[2] / "shared" / "data" / "claimbuster" / "train.json"
 needs_data = pytest.mark.skipif(not CLAIMBUSTER.is_file(), reason=f"{CLAIMBUSTER} is not there")
+
+#: The goal of claimstream issue 16: F1 of the positive class on the held-out 15%, at 0.5.
+GOAL_F1 = 0.83
 
 SENTENCES = [
     "Unemployment fell to 4.1% in 2019, the lowest level in 50 years.",
@@ -24,6 +34,11 @@ SENTENCES = [
     "A",
     "",
 ]
+
+BUDGET = b"""Budget Row
+
+The deficit rose to 4% of GDP in 2024, the treasury said. Critics called it reckless. Spending on \
+health grew by 12 billion euros. Exports fell by a third in 2023, the lowest level since 1990."""
 
 
 @pytest.mark.parametrize("sentence", SENTENCES)
@@ -35,38 +50,71 @@ def test_features_are_scikit_learns(sentence):
     assert checkworthiness.char_wb_ngrams(sentence, 2, 5) == chars(sentence)
 
 
-def test_shipped_model_scores_in_zero_to_one():
+def test_shipped_model_is_calibrated_to_one_half():
     model = checkworthiness.load_model()
     scores = model.scores(SENTENCES)
     assert all(0.0 <= s <= 1.0 for s in scores)
-    assert scores[0] > model.threshold > scores[1]  # a checkable figure; an opinion
-    assert model.info["held_out_scores"]["f1"] >= 0.75
+    assert model.threshold == 0.5 and model.info["threshold"] == 0.5
+    assert scores[0] >= 0.5 > scores[1]  # a checkable figure; an opinion
+    # 0.5 is the threshold cross-validation found best: the out-of-fold F1 there is the CV F1
+    # (up to the two threshold grids: over the raw logits, then over the calibrated scores).
+    assert model.info["cv_scores_at_threshold"]["f1"] == pytest.approx(model.info["cv_f1"], abs=0.005)
+
+
+def test_a_batch_scores_like_one_sentence_at_a_time():
+    model = checkworthiness.load_model()
+    alone = [model.score(s) for s in SENTENCES]
+    assert model.scores(SENTENCES) == pytest.approx(alone, abs=1e-9)
+    assert model.scores([]) == []
+
+
+def test_a_bad_model_file_is_one_line(tmp_path):
+    bad = {"not gzip.json.gz": b"{}", "old format.json.gz": gzip.compress(json.dumps({"format": 1}).encode())}
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(InputError, match="not a check-worthiness model") as raised:
+            checkworthiness.load_model(str(tmp_path / name))
+        assert name in str(raised.value) and "\n" not in str(raised.value)
+    old = str(tmp_path / "old format.json.gz")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "score-sentences", "--model", old],
+        input="Taxes rose.\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "format 1, not 2" in result.stderr
 
 
 @needs_data
-def test_held_out_f1_floor():
-    """The shipped model on the 15% it never saw (the split is recomputed here)."""
+def test_held_out_scores_are_the_shipped_ones():
+    """The shipped model on the 15% it never saw (the split is recomputed here), at 0.5."""
     scores = evaluation.checkworthiness_scores(CLAIMBUSTER)
     assert scores.pop("sentences") == 1196
     assert scores == checkworthiness.load_model().info["held_out_scores"]
-    assert scores["f1"] >= 0.75
+    assert scores["f1"] >= 0.79  # the linear TF-IDF model it replaced: 0.776
+
+
+@needs_data
+@pytest.mark.xfail(strict=True, reason="not reached: see the README's check-worthiness section")
+def test_held_out_f1_reaches_the_goal():
+    assert evaluation.checkworthiness_scores(CLAIMBUSTER)["f1"] >= GOAL_F1
 
 
 @needs_data
 def test_training_is_reproducible(tmp_path):
     info = train.train(CLAIMBUSTER, tmp_path / "model.json.gz")
     shipped = checkworthiness.load_model().info
-    for key in ("C", "threshold", "held_out_scores", "features", "train", "held_out"):
+    for key in ("C", "dense_scale", "calibration", "cv_f1", "held_out_scores", "features", "train"):
         assert info[key] == shipped[key], key
     assert info["max_difference_from_sklearn"] < 1e-3
+    assert checkworthiness.load_model(str(tmp_path / "model.json.gz")).info == info
 
 
 def test_score_sentences_gives_the_pipelines_scores(spacy_nlp):
-    article = parse_article(Message(payload=b"Budget Row\n\nThe deficit rose to 4% of GDP in 2024, the "
-                                    b"treasury said. Critics called it reckless. Spending on health "
-                                    b"grew by 12 billion euros."))  # fmt: skip
+    article = parse_article(Message(payload=BUDGET))
     claims = to_avro(nlp.annotate(article, spacy_nlp(article.text), "test"))["claims"]
-    assert claims
+    assert len(claims) >= 3
+    assert all(c["check_worthy"] == (c["score"] >= 0.5) for c in claims)
+    assert all(c["check_worthy"] or c["speaker"] for c in claims)  # the others are no claims
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "score-sentences"],
         input="\n".join(c["text"] for c in claims) + "\n", capture_output=True, text=True, timeout=60,
@@ -74,3 +122,58 @@ def test_score_sentences_gives_the_pipelines_scores(spacy_nlp):
     assert result.returncode == 0, result.stderr
     lines = [line.split("\t", 1) for line in result.stdout.splitlines()]
     assert [(float(score), text) for score, text in lines] == [(c["score"], c["text"]) for c in claims]
+
+
+def test_min_checkworthiness_drops_unattributed_claims_below_it(spacy_nlp):
+    article = parse_article(Message(payload=BUDGET))
+    annotations = nlp.extract(spacy_nlp(article.text), article.paragraphs, article.article_id)
+    claims = annotations.claims
+    unattributed = sorted(c.score for c in claims if c.speaker is None)
+    assert len(unattributed) >= 2 and any(c.speaker for c in claims)
+    cut = (unattributed[0] + unattributed[-1]) / 2  # between the least and the most check-worthy
+    kept = keep_claims(annotations, cut).claims
+    assert {c.claim_id for c in kept} == {c.claim_id for c in claims if c.speaker or c.score >= cut}
+    assert len(kept) < len(claims)
+    assert keep_claims(annotations, 0.0) == annotations  # the default keeps all
+
+    def claims_with(minimum: float) -> list:
+        fn = AnnotateArticlesFn(nlp.DEFAULT_MODEL, batch_size=2, min_checkworthiness=minimum)
+        fn.setup()
+        try:
+            fn.start_bundle()
+            outputs = list(fn.process(article, 0, None)) + list(fn.finish_bundle())
+        finally:
+            fn.teardown()
+        return [c.claim_id for wv in outputs for c in wv.value.claims]
+
+    assert claims_with(cut) == [c.claim_id for c in kept]
+    assert claims_with(0.0) == [c.claim_id for c in claims]
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan"])
+def test_min_checkworthiness_outside_zero_to_one_is_an_option_error(value):
+    argv = ["--input", str(ARTICLES / "*.txt"), "--output", "o", "--min-checkworthiness", value]
+    with pytest.raises(OptionError, match="--min-checkworthiness must be between 0 and 1"):
+        options.parse(argv)
+    assert options.parse([*argv[:-1], "0.7"]).min_checkworthiness == 0.7
+
+
+def test_a_bad_min_checkworthiness_is_one_line_and_exit_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--input", str(REPEATED_HEADLINE),
+         "--output", str(tmp_path), "--min-checkworthiness", "2"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "Traceback" not in result.stderr
+    assert "--min-checkworthiness must be between 0 and 1, not 2.0" in result.stderr
+
+
+def test_claims_read_back_keep_check_worthy(spacy_nlp):
+    article = parse_article(message_from(REPEATED_HEADLINE))
+    record = nlp.annotate(article, spacy_nlp(article.text), "test")
+    assert record.claims
+    assert all(c.check_worthy == (c.score >= 0.5) for c in record.claims)
+    written = to_avro(record)
+    assert [c["check_worthy"] for c in written["claims"]] == [c.check_worthy for c in record.claims]
+    assert from_avro(ARTICLE, written).claims == record.claims

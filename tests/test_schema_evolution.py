@@ -6,7 +6,7 @@ are nullable or have defaults. When a schema changes, add the new version's
 fixture folder beside the others and add it to VERSIONS; never edit a released one.
 v2 added the JSON envelope's fields (url, published_at_ms, outlet, language,
 authors, metadata) and the Kafka headers (source.headers); v3 the claims' attributions;
-v4 the story fields (story, dropped_claims, changes, claims[].link).
+v4 the story fields (story, dropped_claims, changes, claims[].link); v5 claims[].check_worthy.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pipelines.records import ARTICLE, DEAD_LETTER, DeadLetter, Message, from_av
 from tests.conftest import REPEATED_HEADLINE
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "schemas"
-VERSIONS = ["v1", "v2", "v3", "v4"]
+VERSIONS = ["v1", "v2", "v3", "v4", "v5"]
 FILES = {ARTICLE: "enriched_article.avsc", DEAD_LETTER: "dead_letter.avsc"}
 
 

@@ -3,8 +3,9 @@
 A claim is a sentence that asserts something checkable or that holds an
 attribution. Each gets:
 
-- ``score``: check-worthiness in 0..1 from the trained model (:mod:`pipelines.claims.checkworthiness`);
-  a sentence at or above the model's threshold is a claim even without a speaker;
+- ``score``: check-worthiness in 0..1 from the trained model (:mod:`pipelines.claims.checkworthiness`),
+  the article's sentences scored in one batch; ``check_worthy``: the score is at least 0.5, the
+  model's threshold. A check-worthy sentence is a claim even without a speaker;
 - ``attributions``: every source, cue and content of the sentence, from the
   dependency parse (:mod:`pipelines.claims.attribution`): verbs of saying ("A
   senior US official confirmed ..."), of belief and intention ("Democrats fear
@@ -49,12 +50,14 @@ def find_claims(
     spread_over_quotations(mains, quoted, sentences)
 
     result = []
-    rows = zip(sentences, spans, mains, found, quoted, strict=True)
-    for sentence, span, attribution, own, is_quoted in rows:
+    scores = model.scores([s["text"] for s in sentences])
+    rows = zip(sentences, spans, mains, found, quoted, scores, strict=True)
+    for sentence, span, attribution, own, is_quoted, raw_score in rows:
         if span is None:
             continue
-        score = round(model.score(sentence["text"]), 4)
-        if score < model.threshold and attribution.speaker is None:
+        score = round(raw_score, 4)
+        check_worthy = score >= model.threshold
+        if not check_worthy and attribution.speaker is None:
             continue
         if not own and attribution.speaker is not None:  # a quotation run's speaker
             own = [dataclasses.replace(attribution, content=(sentence["start"], sentence["end"]))]
@@ -66,6 +69,7 @@ def find_claims(
                 "start": sentence["start"],
                 "end": sentence["end"],
                 "score": score,
+                "check_worthy": check_worthy,
                 "speaker": attribution.speaker,
                 "speaker_type": attribution.speaker_type,
                 "cue": attribution.cue,

@@ -1,17 +1,32 @@
 """Check-worthiness: how much a sentence asserts something a fact-checker could check.
 
-A logistic-regression model over TF-IDF features of the sentence text alone:
-word 1-2-grams (lower case, digits folded to 0) and character 2-5-grams inside
-word boundaries. Features from the text alone make a sentence's score the same
-wherever it is scored: in the pipeline or by ``claimstream score-sentences``.
+A logistic regression over three kinds of features of the sentence text alone:
+
+- TF-IDF of word 1-2-grams (lower case, digits folded to 0) and of character
+  2-5-grams inside word boundaries;
+- a few hand-made cues (:func:`cue_features`): figures, years, percentages, money,
+  comparatives, first person, modal verbs, questions, capitalised words;
+- the mean and the maximum of the sentence's ``wordllama`` token vectors (their
+  first dimensions), the embeddings the story stage uses too (weights in its wheel).
+
+Its output goes through a Platt scaling fitted on out-of-fold scores, shifted so
+that **0.5 is the decision threshold** (the cut with the best cross-validated F1):
+a sentence scoring 0.5 or more is check-worthy. The score orders sentences and
+sets that cut; it is not a probability. Features from the text alone make a
+sentence's score the same wherever it is scored: in the pipeline or by
+``claimstream score-sentences``.
 
 It is trained by ``claimstream train-checkworthiness`` (pipelines/claims/train.py, with
 scikit-learn) on the ClaimBuster sentences and shipped as a small gzipped JSON file
-in ``pipelines/models``; scoring needs nothing but this module.
+in ``pipelines/models``; scoring needs numpy and wordllama, nothing else. Score an
+article's sentences in one :meth:`CheckWorthinessModel.scores` call: the
+embeddings are computed as one batch.
 
     >>> model = load_model()
-    >>> round(model.score("Unemployment fell to 4.1% in 2019, the lowest in 50 years."), 2)
-    0.9...
+    >>> high, low = model.scores(["Unemployment fell to 4.1% in 2019, the lowest in 50 years.",
+    ...                           "I think we can do better than this!"])
+    >>> high > THRESHOLD > low
+    True
 """
 
 from __future__ import annotations
@@ -24,11 +39,17 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from pipelines.errors import InputError
+
 MODEL_RESOURCE = "checkworthiness.json.gz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Scores at or above it are check-worthy: the calibration puts the decision here.
+THRESHOLD = 0.5
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _DIGIT = re.compile(r"\d")
@@ -114,25 +135,132 @@ class FeatureBlock:
         return numerator / math.sqrt(squares) if squares else 0.0
 
 
+#: The hand-made cues, each a pattern whose matches are counted (see cue_features).
+_CUES = {
+    "digits": re.compile(r"\d+"),
+    "percent": re.compile(r"%|\bper ?cent\b", re.I),
+    "year": re.compile(r"\b(?:1[89]|20)\d\d\b"),
+    "money": re.compile(
+        r"[$\u20ac\u00a3]|\b(?:dollars?|euros?|pounds?|billions?|millions?|trillions?)\b", re.I
+    ),
+    "comparative": re.compile(
+        r"\b(?:more|less|fewer|higher|lower|most|least|increased?|decreased?|doubled|tripled|"
+        r"rose|fell|cut|raised?|\w{3,}est)\b",
+        re.I,
+    ),
+    "first_person": re.compile(r"\b(?:I|I'm|I've|I'll|me|my|we|we're|we've|we'll|us|our)\b"),
+    "modal": re.compile(r"\b(?:think|believe|should|must|will|want|hope|need|ought|would|can|could)\b", re.I),
+    "question": re.compile(r"\?"),
+}
+CUE_NAMES = ("words", *_CUES, "capitalised")
+
+
+def cue_features(sentence: str) -> list[float]:
+    """The hand-made cues of a sentence: log word count, then matches per word (capitalised:
+    words after the first one that start with a capital, named-entity-ish).
+
+    >>> dict(zip(CUE_NAMES, cue_features("Taxes rose 5% in 1990, said Bush."))).items() >= {
+    ...     "percent": 1 / 7, "year": 1 / 7, "capitalised": 1 / 7}.items()
+    True
+    """
+    words = sentence.split()
+    n = max(len(words), 1)
+    capitalised = sum(1 for w in words[1:] if w[:1].isupper())
+    return [math.log1p(len(words)), *(len(p.findall(sentence)) / n for p in _CUES.values()), capitalised / n]
+
+
+@functools.cache
+def _wordllama(dimensions: int):
+    """The wordllama model of the story stage, its vectors cut to ``dimensions`` (loaded once)."""
+    import wordllama
+
+    return wordllama.WordLlama.load(
+        cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dimensions
+    )
+
+
+def embedding_pools(sentences: Sequence[str], dimensions: int) -> np.ndarray:
+    """Per sentence, the mean then the maximum of its wordllama token vectors (zeros if none).
+
+    >>> embedding_pools(["Taxes rose.", ""], 64).shape
+    (2, 128)
+    """
+    result = np.zeros((len(sentences), 2 * dimensions), dtype=np.float32)
+    if not sentences:
+        return result
+    model = _wordllama(dimensions)
+    encoded = model.tokenize(list(sentences))  # padded to the longest: one gather for the batch
+    ids = np.array([e.ids for e in encoded], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encoded], dtype=bool)
+    if ids.shape[1] == 0:
+        return result
+    vectors = model.embedding[np.clip(ids, 0, model.embedding.shape[0] - 1)]
+    counts = mask.sum(axis=1, keepdims=True)
+    result[:, :dimensions] = (vectors * mask[:, :, None]).sum(axis=1) / np.maximum(counts, 1)
+    maxima = np.where(mask[:, :, None], vectors, -np.inf).max(axis=1)
+    result[:, dimensions:] = np.where(counts > 0, maxima, 0.0)
+    return result
+
+
+def dense_features(sentences: Sequence[str], dimensions: int) -> np.ndarray:
+    """The cues and the embedding pools of each sentence, one row each (before scaling)."""
+    cues = np.array([cue_features(s) for s in sentences], dtype=np.float32).reshape(len(sentences), -1)
+    return np.hstack([cues, embedding_pools(sentences, dimensions)])
+
+
+@dataclasses.dataclass
+class DenseBlock:
+    """The cues and embedding pools: standardized, scaled, then weighted (all folded into
+    ``weights`` and ``offset``: ``features @ weights + offset``)."""
+
+    dimensions: int  # wordllama dimensions pooled
+    weights: list[float]
+    offset: float
+
+    def __post_init__(self) -> None:
+        self._weights = np.asarray(self.weights, dtype=np.float64)
+
+    def contributions(self, sentences: Sequence[str]) -> np.ndarray:
+        return dense_features(sentences, self.dimensions).astype(np.float64) @ self._weights + self.offset
+
+
 @dataclasses.dataclass
 class CheckWorthinessModel:
     blocks: list[FeatureBlock]
+    dense: DenseBlock
     intercept: float
-    threshold: float  # scores at or above it count as check-worthy
+    #: Platt scaling (a, b), shifted so that THRESHOLD is the decision: score = sigmoid(a z + b).
+    calibration: tuple[float, float]
     info: dict  # how it was trained and how it scored on the held-out split
 
-    def score(self, sentence: str) -> float:
-        z = self.intercept + sum(block.contribution(sentence) for block in self.blocks)
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+    threshold = THRESHOLD  # scores at or above it count as check-worthy
 
-    def scores(self, sentences: Iterable[str]) -> list[float]:
-        return [self.score(s) for s in sentences]
+    def logits(self, sentences: Sequence[str]) -> np.ndarray:
+        """The linear model's raw output for each sentence (before calibration)."""
+        sparse = [self.intercept + sum(b.contribution(s) for b in self.blocks) for s in sentences]
+        return np.asarray(sparse, dtype=np.float64) + self.dense.contributions(sentences)
+
+    def scores(self, sentences: Sequence[str]) -> list[float]:
+        """Each sentence's check-worthiness in 0..1; at least 0.5 means check-worthy.
+
+        One call per article: the embeddings of its sentences are one batch.
+        """
+        sentences = list(sentences)
+        if not sentences:
+            return []
+        a, b = self.calibration
+        z = np.clip(a * self.logits(sentences) + b, -700.0, 700.0)
+        return [float(x) for x in 1.0 / (1.0 + np.exp(-z))]
+
+    def score(self, sentence: str) -> float:
+        return self.scores([sentence])[0]
 
     def to_json(self) -> dict:
         return {
             "format": FORMAT_VERSION,
             "intercept": self.intercept,
-            "threshold": self.threshold,
+            "calibration": list(self.calibration),
+            "threshold": THRESHOLD,
             "info": self.info,
             "blocks": [
                 {
@@ -145,12 +273,16 @@ class CheckWorthinessModel:
                 }
                 for b in self.blocks
             ],
+            "dense": dataclasses.asdict(self.dense),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> CheckWorthinessModel:
-        if data.get("format") != FORMAT_VERSION:
-            raise ValueError(f"unknown check-worthiness model format {data.get('format')!r}")
+        if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
+            found = data.get("format") if isinstance(data, dict) else None
+            raise ValueError(f"format {found!r}, not {FORMAT_VERSION} (claimstream train-checkworthiness)")
+        if data.get("threshold") != THRESHOLD:
+            raise ValueError(f"its threshold is {data.get('threshold')!r}, not {THRESHOLD}")
         blocks = [
             FeatureBlock(
                 b["kind"],
@@ -161,7 +293,9 @@ class CheckWorthinessModel:
             )
             for b in data["blocks"]
         ]
-        return cls(blocks, data["intercept"], data["threshold"], data.get("info", {}))
+        dense = DenseBlock(**data["dense"])
+        a, b = data["calibration"]
+        return cls(blocks, dense, float(data["intercept"]), (float(a), float(b)), data.get("info", {}))
 
     def save(self, path: Path) -> None:
         with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
@@ -174,7 +308,19 @@ def default_model_path():
 
 @functools.cache
 def load_model(path: str | None = None) -> CheckWorthinessModel:
-    """The shipped model (or the one at ``path``), loaded once per process."""
+    """The shipped model (or the one at ``path``), loaded once per process.
+
+    A file that is not a model of this format raises :class:`InputError`, one line:
+
+    >>> load_model(__file__)
+    Traceback (most recent call last):
+    ...
+    pipelines.errors.InputError: not a check-worthiness model: ...checkworthiness.py (Not a gzipped file ...)
+    """
     source = Path(path) if path else default_model_path()
-    with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
-        return CheckWorthinessModel.from_json(json.load(f))
+    try:
+        with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+            return CheckWorthinessModel.from_json(json.load(f))
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"not a check-worthiness model: {source} ({reason})") from None

@@ -89,6 +89,25 @@ def extract(
     return Annotations(tuple(sentences), entities, tuple(Claim.of(c) for c in found))
 
 
+def keep_claims(annotations: Annotations, min_score: float) -> Annotations:
+    """``annotations`` without the claims that have no speaker and score below ``min_score``.
+
+    An attributed claim stays whatever its score: who said what is worth keeping.
+
+    >>> claim = Claim("a:0", 0, "It rained.", 0, 10, score=0.6)
+    >>> said = dataclasses.replace(claim, claim_id="a:1", score=0.1, speaker="Ann")
+    >>> [c.claim_id for c in keep_claims(Annotations((), (), (claim, said)), 0.7).claims]
+    ['a:1']
+    """
+    if min_score <= 0.0:
+        return annotations
+    kept = tuple(c for c in annotations.claims if c.speaker is not None or c.score >= min_score)
+    if len(kept) == len(annotations.claims):
+        return annotations
+    # The workers' story features hold every claim's profile: the story stage makes them anew.
+    return dataclasses.replace(annotations, claims=kept, story_features=None)
+
+
 def enriched(article: Article, annotations: Annotations, model: str) -> EnrichedArticle:
     """The ``EnrichedArticle`` of one parsed article and its annotations."""
     return EnrichedArticle(

@@ -18,7 +18,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines import runstate
 from pipelines.nlp import workers
-from pipelines.nlp.annotate import Annotations, enriched
+from pipelines.nlp.annotate import Annotations, enriched, keep_claims
 from pipelines.nlp.model import DEFAULT_MODEL, model_name_of
 from pipelines.records import Article, DeadLetter
 
@@ -29,10 +29,16 @@ class ExtractEntitiesAndClaims(beam.PTransform):
     """Articles -> ``EnrichedArticle``s with sentences, entities and claims; dead letters pass on."""
 
     def __init__(
-        self, model: str, batch_size: int, processes: int = 1, run_id: str = "default", stories: bool = False
+        self,
+        model: str,
+        batch_size: int,
+        processes: int = 1,
+        run_id: str = "default",
+        min_checkworthiness: float = 0.0,
+        stories: bool = False,
     ) -> None:
         super().__init__()
-        self._fn = AnnotateArticlesFn(model, batch_size, processes, run_id, stories)
+        self._fn = AnnotateArticlesFn(model, batch_size, processes, run_id, min_checkworthiness, stories)
 
     def expand(self, articles):
         return articles | beam.ParDo(self._fn)
@@ -57,7 +63,8 @@ class AnnotateArticlesFn(beam.DoFn):
     Elements leave in the order they came, dead letters included, so that the
     writer sees each partition's offsets in order. Each keeps its timestamp and
     window. An article spaCy or the claim rules fail on becomes a dead letter; the
-    rest of its chunk is unaffected.
+    rest of its chunk is unaffected. Claims without a speaker scoring below
+    ``min_checkworthiness`` are dropped (``--min-checkworthiness``).
     """
 
     def __init__(
@@ -66,12 +73,14 @@ class AnnotateArticlesFn(beam.DoFn):
         batch_size: int = 8,
         processes: int = 1,
         run_id: str = "default",
+        min_checkworthiness: float = 0.0,
         stories: bool = False,
     ) -> None:
         self._model = model
         self._batch_size = batch_size
         self._processes = processes
         self._run_id = run_id
+        self._min_checkworthiness = min_checkworthiness
         self._stories = stories  # the workers also compute what the story stage needs
 
     def setup(self) -> None:
@@ -163,6 +172,7 @@ class AnnotateArticlesFn(beam.DoFn):
                 self._state.counters.count(dead_letters=1)
                 yield wv.with_value(DeadLetter.of(wv.value.message, "nlp", "nlp_error", result))
                 continue
+            result = keep_claims(result, self._min_checkworthiness)
             self._state.counters.count(articles=1, entities=len(result.entities), claims=len(result.claims))
             yield wv.with_value(enriched(wv.value, result, self._model_name))
 
