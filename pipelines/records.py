@@ -224,7 +224,6 @@ class Claim:
     start: int
     end: int
     score: float  # check-worthiness, 0..1
-    check_worthy: bool = False  # score >= 0.5, the model's decision threshold
     speaker: str | None = None
     speaker_type: SpeakerType = "NONE"
     cue: str | None = None
@@ -233,6 +232,8 @@ class Claim:
     attributions: tuple[Attribution, ...] = ()
     #: Its earlier form in the story; None when the claim is new (or stories are off).
     link: ClaimLink | None = None
+    #: score >= 0.5, the model's decision threshold (last: positional records read as before)
+    check_worthy: bool = False
     #: (agent, negation, affirmation) from the parse (``pipelines.claims.agents``), for the
     #: story stage; not written: a claim read back from a file has none.
     syntax: tuple[str | None, str | None, str | None] | None = dataclasses.field(
