@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines import embeddings
 from pipelines.errors import InputError
 
 MODEL_RESOURCE = "checkworthiness.json.gz"
@@ -169,37 +170,13 @@ def cue_features(sentence: str) -> list[float]:
     return [math.log1p(len(words)), *(len(p.findall(sentence)) / n for p in _CUES.values()), capitalised / n]
 
 
-@functools.cache
-def _wordllama(dimensions: int):
-    """The wordllama model of the story stage, its vectors cut to ``dimensions`` (loaded once)."""
-    import wordllama
-
-    return wordllama.WordLlama.load(
-        cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dimensions
-    )
-
-
 def embedding_pools(sentences: Sequence[str], dimensions: int) -> np.ndarray:
     """Per sentence, the mean then the maximum of its wordllama token vectors (zeros if none).
 
     >>> embedding_pools(["Taxes rose.", ""], 64).shape
     (2, 128)
     """
-    result = np.zeros((len(sentences), 2 * dimensions), dtype=np.float32)
-    if not sentences:
-        return result
-    model = _wordllama(dimensions)
-    encoded = model.tokenize(list(sentences))  # padded to the longest: one gather for the batch
-    ids = np.array([e.ids for e in encoded], dtype=np.int64)
-    mask = np.array([e.attention_mask for e in encoded], dtype=bool)
-    if ids.shape[1] == 0:
-        return result
-    vectors = model.embedding[np.clip(ids, 0, model.embedding.shape[0] - 1)]
-    counts = mask.sum(axis=1, keepdims=True)
-    result[:, :dimensions] = (vectors * mask[:, :, None]).sum(axis=1) / np.maximum(counts, 1)
-    maxima = np.where(mask[:, :, None], vectors, -np.inf).max(axis=1)
-    result[:, dimensions:] = np.where(counts > 0, maxima, 0.0)
-    return result
+    return embeddings.pools(sentences, dimensions)
 
 
 def dense_features(sentences: Sequence[str], dimensions: int) -> np.ndarray:

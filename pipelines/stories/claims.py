@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from pipelines import embeddings
 from pipelines.claims.agents import DENIALS, Syntax, syntax
 from pipelines.records import Change, Claim, ClaimLink, DroppedClaim, EnrichedArticle, Slot
-from pipelines.stories import embedding
 
 #: spaCy's entity labels by the slot they fill. NORP ("American", "Iranian") describes
 #: rather than names an actor; only its acronyms ("ISIL") count as organizations.
@@ -134,7 +134,7 @@ def claim_profiles(article: EnrichedArticle) -> list[dict[str, Any]]:
     claims = article.claims
     if not claims:
         return []
-    vectors = [_packed(v) for v in embedding.embed([c.text for c in claims])]
+    vectors = [_packed(v) for v in embeddings.embed([c.text for c in claims])]
     entities = _entities_by_claim(article)
     return [
         {

@@ -430,7 +430,7 @@ def profile_of(
     article: EnrichedArticle, key: str, event_time_ms: int, vocabulary: Vocabulary | None = None
 ) -> ArticleProfile:
     """The profile of one annotated article, read at ``key``, happening at ``event_time_ms``."""
-    from pipelines.stories.embedding import embed
+    from pipelines.embeddings import embed
 
     vocabulary = vocabulary or default_vocabulary()
     title = article.title or ""
