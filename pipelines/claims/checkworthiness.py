@@ -170,19 +170,10 @@ def cue_features(sentence: str) -> list[float]:
     return [math.log1p(len(words)), *(len(p.findall(sentence)) / n for p in _CUES.values()), capitalised / n]
 
 
-def embedding_pools(sentences: Sequence[str], dimensions: int) -> np.ndarray:
-    """Per sentence, the mean then the maximum of its wordllama token vectors (zeros if none).
-
-    >>> embedding_pools(["Taxes rose.", ""], 64).shape
-    (2, 128)
-    """
-    return embeddings.pools(sentences, dimensions)
-
-
 def dense_features(sentences: Sequence[str], dimensions: int) -> np.ndarray:
     """The cues and the embedding pools of each sentence, one row each (before scaling)."""
     cues = np.array([cue_features(s) for s in sentences], dtype=np.float32).reshape(len(sentences), -1)
-    return np.hstack([cues, embedding_pools(sentences, dimensions)])
+    return np.hstack([cues, embeddings.pools(sentences, dimensions)])
 
 
 @dataclasses.dataclass

@@ -102,10 +102,7 @@ def keep_claims(annotations: Annotations, min_score: float) -> Annotations:
     if min_score <= 0.0:
         return annotations
     kept = tuple(c for c in annotations.claims if c.speaker is not None or c.score >= min_score)
-    if len(kept) == len(annotations.claims):
-        return annotations
-    # The workers' story features hold every claim's profile: the story stage makes them anew.
-    return dataclasses.replace(annotations, claims=kept, story_features=None)
+    return dataclasses.replace(annotations, claims=kept)
 
 
 def enriched(article: Article, annotations: Annotations, model: str) -> EnrichedArticle:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 from collections.abc import Iterator
 
@@ -18,7 +19,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines import runstate
 from pipelines.nlp import workers
-from pipelines.nlp.annotate import Annotations, enriched, keep_claims
+from pipelines.nlp.annotate import Annotations, enriched
 from pipelines.nlp.model import DEFAULT_MODEL, model_name_of
 from pipelines.records import Article, DeadLetter
 
@@ -80,8 +81,11 @@ class AnnotateArticlesFn(beam.DoFn):
         self._batch_size = batch_size
         self._processes = processes
         self._run_id = run_id
-        self._min_checkworthiness = min_checkworthiness
-        self._stories = stories  # the workers also compute what the story stage needs
+        # What a worker does with a chunk: annotate it, keep the claims asked for, and make
+        # what the story stage needs when it runs.
+        self._annotate = functools.partial(
+            workers.annotate_chunk, stories=stories, min_checkworthiness=min_checkworthiness
+        )
 
     def setup(self) -> None:
         self._model_name = model_name_of(self._model)
@@ -127,11 +131,11 @@ class AnnotateArticlesFn(beam.DoFn):
         if not chunk.elements:
             return
         if self._pool is None:
-            yield from self._outputs(chunk, workers.annotate_chunk(_task(chunk), self._stories))
+            yield from self._outputs(chunk, self._annotate(_task(chunk)))
             return
         for piece in _split(chunk, pieces):
             if piece.articles():
-                piece.future = self._pool.submit(workers.annotate_chunk, _task(piece), self._stories)
+                piece.future = self._pool.submit(self._annotate, _task(piece))
             self._in_flight.append(piece)
 
     def _collect(self, chunk: _Chunk) -> Iterator[WindowedValue]:
@@ -148,13 +152,13 @@ class AnnotateArticlesFn(beam.DoFn):
         results: list[Annotations | str] = []
         for article in chunk.articles():
             try:
-                results += self._pool.submit(workers.annotate_chunk, [_item(article)], self._stories).result()
+                results += self._pool.submit(self._annotate, [_item(article)]).result()
             except concurrent.futures.process.BrokenProcessPool:
                 results.append("the NLP worker process died on this article")
                 self._replace_pool()  # a pool is only replaced when it broke
         for pending in self._in_flight:  # the broken pool's other tasks died with it
             if pending.future is not None:
-                pending.future = self._pool.submit(workers.annotate_chunk, _task(pending), self._stories)
+                pending.future = self._pool.submit(self._annotate, _task(pending))
         return results
 
     def _replace_pool(self) -> None:
@@ -172,7 +176,6 @@ class AnnotateArticlesFn(beam.DoFn):
                 self._state.counters.count(dead_letters=1)
                 yield wv.with_value(DeadLetter.of(wv.value.message, "nlp", "nlp_error", result))
                 continue
-            result = keep_claims(result, self._min_checkworthiness)
             self._state.counters.count(articles=1, entities=len(result.entities), claims=len(result.claims))
             yield wv.with_value(enriched(wv.value, result, self._model_name))
 

@@ -22,7 +22,7 @@ import weakref
 from spacy.tokens import Doc
 
 from pipelines.claims import checkworthiness
-from pipelines.nlp.annotate import Annotations, extract
+from pipelines.nlp.annotate import Annotations, extract, keep_claims
 from pipelines.nlp.model import load_model
 from pipelines.records import EnrichedArticle, Source
 
@@ -60,22 +60,25 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def annotate_chunk(items: Chunk, stories: bool = False) -> list[Annotations | str]:
+def annotate_chunk(
+    items: Chunk, stories: bool = False, min_checkworthiness: float = 0.0
+) -> list[Annotations | str]:
     """Each article's annotations, or why it failed: one bad article spoils nothing else.
 
-    With ``stories``, also what the story stage needs of each article alone (its
-    profiles: ``pipelines.stories.features``), computed here, in parallel, rather
-    than on the stage's one thread.
+    Claims without a speaker scoring below ``min_checkworthiness`` are left out. With
+    ``stories``, also what the story stage needs of each article alone (its profiles:
+    ``pipelines.stories.features``), made from the claims kept, here, in parallel,
+    rather than on the stage's one thread.
 
     Inside a spaCy memory zone: the strings a chunk adds to the vocabulary are freed
     after it, so a worker's memory stays flat however many new words the feed brings.
     Nothing of a ``Doc`` leaves the zone but plain values.
     """
     with _worker["nlp"].memory_zone():
-        return _annotate(items, stories)
+        return _annotate(items, stories, min_checkworthiness)
 
 
-def _annotate(items: Chunk, stories: bool) -> list[Annotations | str]:
+def _annotate(items: Chunk, stories: bool, min_checkworthiness: float) -> list[Annotations | str]:
     nlp = _worker["nlp"]
     try:
         docs: list[Doc | None] = list(nlp.pipe(text for text, *_ in items))
@@ -85,6 +88,7 @@ def _annotate(items: Chunk, stories: bool) -> list[Annotations | str]:
     for (text, paragraphs, article_id, title), doc in zip(items, docs, strict=True):
         try:
             found = extract(doc if doc is not None else nlp(text), paragraphs, article_id, _worker["scorer"])
+            found = keep_claims(found, min_checkworthiness)
             if stories:
                 features = _story_features(found, text, article_id, title)
                 found = dataclasses.replace(found, story_features=features)
