@@ -218,6 +218,21 @@ def test_sigterm_to_the_group_while_reading_exits_zero(broker, topic_name, tmp_p
     assert committed == len(written)  # what was written is committed, nothing more
 
 
+def test_a_member_has_joined_when_its_first_short_poll_returns(broker, topic_name):
+    """The reader polls for 200 ms at a time; a join takes seconds. kafka-python drops a
+    join's answer that comes between two polls (and joins again), so the member waits
+    for its join inside one poll."""
+    kafka.ensure_topic(broker.config, topic_name, 2)
+    state = runstate.RunState("first-poll")
+    member = GroupMember(broker.config, topic_name, "first-poll", "earliest", state, lambda tp, c: c)
+    try:
+        assert member.poll(100, 64) == []  # an empty topic
+        assert state.leases.held() == [(topic_name, 0), (topic_name, 1)]
+        assert member.settled()
+    finally:
+        member.close()
+
+
 def test_a_partition_new_to_a_member_starts_where_the_group_left_it(broker, topic_name):
     """The path every partition a member has not read before takes: one added to the topic
     (the embedded broker cannot add partitions), or one a leaving replica hands over."""

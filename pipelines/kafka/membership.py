@@ -22,6 +22,7 @@ is pending, so a partition is never written by two members at once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import kafka.errors
@@ -39,6 +40,9 @@ _LOG = logging.getLogger(__name__)
 #: replaced within about 6-9 s (6000 ms is the smallest session a stock broker accepts);
 #: partitions added to the topic are noticed within 30 s.
 GROUP_DEFAULTS = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000, "metadata_max_age_ms": 30000}
+
+#: At most how long one :meth:`GroupMember.poll` waits for a join under way.
+JOIN_WAIT_SECONDS = 10.0
 
 #: Where a newly assigned partition starts: the first offset to read, or None for the
 #: group's committed offset (else ``auto_offset_reset``).
@@ -89,11 +93,26 @@ class GroupMember:
         """Records of the partitions this member holds, in offset order per partition.
 
         Joining the group, and every later rebalance, happen inside this call.
+
+        A join is waited for here (up to JOIN_WAIT_SECONDS, or until the run
+        stops): kafka-python 3.0 throws away a join's answer that comes while no
+        ``poll()`` waits for it and sends a new JoinGroup, which the broker holds for
+        seconds again. With short polls that cost one start in five 3 to 72 s. Not
+        when other members share this process (``--readers``): one waiting would hold
+        up the others' joins.
         """
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
-        if self._to_start:
-            self._start_assigned()
-        return [record for records in batches.values() for record in records]
+        deadline = time.monotonic() + JOIN_WAIT_SECONDS
+        while True:
+            batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+            if self._to_start:
+                self._start_assigned()
+            if batches or not self._waiting_to_join() or time.monotonic() >= deadline:
+                return [record for records in batches.values() for record in records]
+
+    def _waiting_to_join(self) -> bool:
+        """Whether this process's only member is (re)joining the group."""
+        alone = self._state.leases.members() == [self]
+        return alone and self.rebalance_pending() and not self._state.should_stop()
 
     def settled(self) -> bool:
         """Whether this member has joined the group and started reading what it was given."""
