@@ -10,7 +10,9 @@ coordinator deciding who reads what.
 
 A call reads for a short time slice, then checkpoints with ``defer_remainder`` so
 the fused downstream stages finish their bundle (and write their files) before
-the bundle finalizer commits what was written. Every message carries its
+the bundle finalizer commits what was written. While a backlog waits (a poll came
+back full) the slice reads on to its record budget instead: each bundle end waits
+for the NLP workers to drain, so a backlog is read in fewer, larger bundles. Every message carries its
 partition's lease: output read under a lease this replica no longer holds is
 never written (:class:`pipelines.runstate.Leases`).
 """
@@ -151,9 +153,11 @@ class ReadTopicFn(beam.DoFn):
         """Poll and claim records until the slice is over."""
         position = tracker.current_restriction().start
         while slice_.goes_on(self._state):
-            records = member.poll(self._poll_timeout_ms, min(slice_.budget, POLL_RECORDS))
+            wanted = min(slice_.budget, POLL_RECORDS)
+            records = member.poll(self._poll_timeout_ms, wanted)
             self._state.health.beat()
             slice_.polled = True
+            slice_.behind = len(records) >= wanted
             if not records:
                 if member.settled():  # joining the group is not being idle
                     self._state.found_nothing()
@@ -191,17 +195,28 @@ class ReadTopicFn(beam.DoFn):
 
 @dataclasses.dataclass
 class _Slice:
-    """One call's share of the bundle: until the deadline, the budget, or a split."""
+    """One call's share of the bundle: until the deadline (or, while a backlog waits, the
+    budget), or a split.
+
+    >>> state = runstate.RunState("slice-doc")
+    >>> late = _Slice(deadline=0.0, budget=64, polled=True)
+    >>> late.goes_on(state)
+    False
+    >>> late.behind = True  # the last poll came back full
+    >>> late.goes_on(state)
+    True
+    """
 
     deadline: float
     budget: int
     polled: bool = False  # every member polls at least once per bundle
+    behind: bool = False  # the last poll came back full: a backlog waits
     split_away: bool = False  # the runner took the rest of the restriction: stop claiming
 
     def goes_on(self, state: runstate.RunState) -> bool:
         if self.split_away or self.budget <= 0 or state.should_stop():
             return False
-        return not (self.polled and time.monotonic() >= self.deadline)
+        return not (self.polled and not self.behind and time.monotonic() >= self.deadline)
 
 
 class _OutageLog:
