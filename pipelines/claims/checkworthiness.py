@@ -35,10 +35,10 @@ import dataclasses
 import functools
 import gzip
 import importlib.resources
+import itertools
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,8 +99,9 @@ class FeatureBlock:
 
     def __post_init__(self) -> None:
         # Per feature: idf * weight (the numerator) and idf ** 2 (the L2 norm).
-        self._idf_weight = [i * w for i, w in zip(self.idf, self.weights, strict=True)]
-        self._idf_squared = [i * i for i in self.idf]
+        idf = np.asarray(self.idf, dtype=np.float64)
+        self._idf_weight = idf * np.asarray(self.weights, dtype=np.float64)
+        self._idf_squared = idf * idf
         # char_wb n-grams never cross a word boundary: each word's feature indices
         # are computed once and reused (news text repeats its words a lot).
         self._word_cache: dict[str, tuple[int, ...]] = {}
@@ -127,13 +128,25 @@ class FeatureBlock:
             result += found
         return result
 
-    def contribution(self, sentence: str) -> float:
-        numerator = squares = 0.0
-        for i, count in Counter(self._indices(sentence)).items():
-            tf = 1.0 + math.log(count) if count > 1 else 1.0
-            numerator += tf * self._idf_weight[i]
-            squares += tf * tf * self._idf_squared[i]
-        return numerator / math.sqrt(squares) if squares else 0.0
+    def contributions(self, sentences: Sequence[str]) -> np.ndarray:
+        """Each sentence's TF-IDF vector (sublinear tf, L2 norm) dotted with the weights.
+
+        All sentences at once: (sentence, feature) pairs are counted in one ``np.unique``.
+        """
+        rows = [self._indices(s) for s in sentences]
+        lengths = [len(r) for r in rows]
+        n, size = len(rows), len(self.idf)
+        result = np.zeros(n)
+        if not sum(lengths):
+            return result
+        features = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=sum(lengths))
+        pairs = np.repeat(np.arange(n, dtype=np.int64), lengths) * size + features
+        pairs, counts = np.unique(pairs, return_counts=True)
+        row, feature = np.divmod(pairs, size)
+        tf = 1.0 + np.log(counts)  # sublinear tf: 1 for a feature seen once
+        numerator = np.bincount(row, tf * self._idf_weight[feature], minlength=n)
+        squares = np.bincount(row, tf * tf * self._idf_squared[feature], minlength=n)
+        return np.divide(numerator, np.sqrt(squares), out=result, where=squares > 0)
 
 
 #: The hand-made cues, each a pattern whose matches are counted (see cue_features).
@@ -205,8 +218,8 @@ class CheckWorthinessModel:
 
     def logits(self, sentences: Sequence[str]) -> np.ndarray:
         """The linear model's raw output for each sentence (before calibration)."""
-        sparse = [self.intercept + sum(b.contribution(s) for b in self.blocks) for s in sentences]
-        return np.asarray(sparse, dtype=np.float64) + self.dense.contributions(sentences)
+        sparse = sum(block.contributions(sentences) for block in self.blocks)
+        return self.intercept + sparse + self.dense.contributions(sentences)
 
     def scores(self, sentences: Sequence[str]) -> list[float]:
         """Each sentence's check-worthiness in 0..1; at least 0.5 means check-worthy.

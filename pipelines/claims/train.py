@@ -225,7 +225,7 @@ def scoring_cost(model: CheckWorthinessModel, sentences: list[str], per_call: in
 
     return {
         "scorer": best_of_3(model.scores),
-        "tfidf_part_alone": best_of_3(lambda b: [blk.contribution(s) for s in b for blk in model.blocks]),
+        "tfidf_part_alone": best_of_3(lambda b: [blk.contributions(b) for blk in model.blocks]),
     }
 
 
