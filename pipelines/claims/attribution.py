@@ -186,6 +186,10 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
         if shape and (subject is None or not _is_agent(subject)):
             continue  # a learned shape speaks for a person or an institution only
+        finite = token.tag_ in ("VBD", "VBZ", "VBP")
+        if kind == "REPORTING" and finite and subject is not None and subject.head.i != token.i:
+            if doc[token.i - 1].text == "," and _name_before_aside(token) is not None:
+                subject = None  # "It was no accident — Brendan Buck, a spokesman, told": not "it"
         if subject is None and kind == "REPORTING":
             name = _adjacent_name(token)
             if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
@@ -312,6 +316,35 @@ def _adjacent_name(verb: Token) -> Span | None:
         while end < len(doc) and doc[end].ent_iob_ == "I":
             end += 1
         return doc[start:end]
+    return _name_before_aside(verb)
+
+
+def _name_before_aside(verb: Token) -> Span | None:
+    """A name set off from its verb of saying by an aside: "Patrick F. Kennedy, the undersecretary, wrote".
+
+    The parser hung the name on the clause before it (an appositive of its last noun),
+    so the verb has no subject of its own. The aside between the commas holds no verb.
+    """
+    doc = verb.doc
+    comma = verb.i - 1
+    if comma < 2 or doc[comma].text != ",":
+        return None
+    for i in range(comma - 1, max(comma - 12, verb.sent.start) - 1, -1):
+        token = doc[i]
+        if token.pos_ in ("VERB", "AUX") or token.is_quote or token.text in (";", ":"):
+            return None
+        if token.text != ",":
+            continue
+        aside = doc[i + 1]
+        if aside.pos_ == "PROPN" or aside.i == comma:
+            return None  # "..., Clinton and husband Bill, thanked": a name, not an aside
+        last = doc[i - 1] if i > verb.sent.start else None
+        if last is None or last.ent_type_ not in ("PERSON", "ORG") or not last.is_title:
+            return None
+        start = last.i
+        while start > verb.sent.start and doc[start].ent_iob_ == "I":
+            start -= 1
+        return doc[start : last.i + 1]
     return None
 
 
@@ -456,7 +489,11 @@ def _speaking_subject(verb: Token) -> Token | None:
             return next((c for c in agent.children if c.dep_ == "pobj"), None)
         if passive is not None:
             return None
-        if verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
+        if verb_.dep_ == "xcomp" and verb_.head.dep_ == "acomp" and verb_.head.pos_ == "ADJ":
+            verb_ = verb_.head.head  # "Readers were quick to condemn ...": the readers
+        elif verb_.dep_ == "acl" and _misparsed_clause(verb_):
+            return verb_.head  # "Romney, the 2012 nominee, tweeted": the verb hung on the name
+        elif verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
             head = verb_.head
             if verb_.tag_ == "VBG" and verb_.dep_ == "advcl" and head.dep_ == "ccomp" and head.i < verb_.i:
                 head = head.head  # "Cruz said Trump is wrong, stating ...": Cruz states, not Trump
@@ -472,6 +509,26 @@ def _speaking_subject(verb: Token) -> Token | None:
     if subject is not None and subject.lower_ == "that" and verb_.dep_ == "relcl":
         subject = verb_.head
     return subject
+
+
+def _misparsed_clause(verb: Token) -> bool:
+    """Whether a verb the parser hung on a noun as a modifier is the noun's own main verb.
+
+    A finite verb never modifies a noun ("a Baton Rouge newspaper called on ..."); a
+    participle after a comma does when its noun is a name and no "by" follows ("Mitt
+    Romney, the nominee, tweeted"; not "the report, published by the board,").
+    """
+    noun = verb.head
+    if noun.pos_ not in ("NOUN", "PROPN"):
+        return False
+    if verb.tag_ in ("VBD", "VBZ", "VBP"):
+        return True
+    return (
+        verb.tag_ == "VBN"
+        and verb.doc[verb.i - 1].text == ","
+        and noun.ent_type_ in ("PERSON", "ORG")
+        and not any(c.dep_ == "agent" for c in verb.children)
+    )
 
 
 def _content_of(verb: Token, sentence: Span) -> tuple[int, int]:
