@@ -499,3 +499,19 @@ def test_speakers_the_parse_hung_elsewhere(words, heads, deps, pos, tags, ents, 
 
     doc = parsed(words, heads, deps, pos, tags, ents)
     assert [a.speaker for a in attributions(doc[:], doc)] == [speaker]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # Any verb that tags a quotation speaks it.
+        ('"Go back to Univision," Trump barked.', "Go back", "Trump"),
+        # A single quotation closing inside a double one: the double mark closes too.
+        ("\"They ask, 'Is this important,' \" Magel said at the rally.", "They ask", "Magel"),
+        # Verbs of praise and complaint with an object.
+        ("Sanders hailed the ruling on Friday.", "hailed", "Sanders"),
+    ],
+)
+def test_verbs_that_tag_or_judge(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert claim.speaker == speaker

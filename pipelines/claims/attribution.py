@@ -273,7 +273,8 @@ def _follows_quotation(verb: Token, sentence: Span) -> bool:
     before = doc[verb.i - 1] if verb.i > sentence.start else None
     if before is None or before.text not in _CLOSING_QUOTES or verb.tag_ not in ("VBD", "VBZ", "VBP"):
         return False
-    return before.i > sentence.start and not doc[before.i - 1].whitespace_
+    inner = doc[before.i - 1] if before.i > sentence.start else None
+    return inner is not None and (not inner.whitespace_ or inner.text in ("'", "\u2019"))  # ",' " said
 
 
 def _inverted_subject(verb: Token) -> Token | None:
@@ -380,6 +381,8 @@ def _cue_kind(token: Token) -> CueKind | None:
     following = token.nbor(1) if token.i + 1 < len(token.doc) else token
     if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
         return "REPORTING"  # "Cruz continued:" introduces the quotation after it
+    if kind is None and _tags_a_quotation(token):
+        return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children) or _as_aside(token)
     said = clause or any(
         c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) or _calls_on(c)
@@ -415,6 +418,20 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _tags_a_quotation(verb: Token) -> bool:
+    """Whether a finite verb and its named subject come right after a quotation: '...," Trump barked'."""
+    if verb.tag_ not in ("VBD", "VBZ", "VBP", "VBN") or verb.i < 3:
+        return False  # a past participle too: the tagger reads '," Trump barked' as one
+    subject = next((c for c in verb.children if c.dep_ == "nsubj" and c.i < verb.i), None)
+    if subject is None or subject.right_edge.i != verb.i - 1:
+        return False
+    if subject.ent_type_ not in ("PERSON", "ORG") and subject.pos_ != "PROPN":
+        return False
+    doc = verb.doc
+    mark, before = doc[subject.left_edge.i - 1], doc[subject.left_edge.i - 2]
+    return mark.text in _CLOSING_QUOTES and before.text in (",", "?", "!")
 
 
 def _as_aside(verb: Token) -> bool:
@@ -865,7 +882,9 @@ def _inside_quotation(token: Token) -> bool:
 
 
 def _opens_quotation(text: str, i: int) -> bool:
-    return i == 0 or text[i - 1] in " ([\u2014\u2013-:"
+    """A quote mark opens after a space and before a word: the ' " of "'Oh, this is important,' " closes."""
+    before = i == 0 or text[i - 1] in " ([\u2014\u2013-:"
+    return before and i + 1 < len(text) and not text[i + 1].isspace()
 
 
 def _quotation_flags(doc: Doc) -> list[bool]:
@@ -876,7 +895,7 @@ def _quotation_flags(doc: Doc) -> list[bool]:
     """
     flags = [False] * len(doc)
     for sentence in doc.sents:
-        text = sentence.text.replace("''", '" ')  # the New York Times' ''quote marks''
+        text = sentence.text.replace("''", ' "')  # the New York Times' ''quote marks''
         marks = [(m.start(), _opens_quotation(text, m.start())) for m in _QUOTE_MARKS.finditer(text)]
         if not marks:
             continue
