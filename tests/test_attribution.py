@@ -510,6 +510,8 @@ def test_speakers_the_parse_hung_elsewhere(words, heads, deps, pos, tags, ents, 
         ("\"They ask, 'Is this important,' \" Magel said at the rally.", "They ask", "Magel"),
         # Verbs of praise and complaint with an object.
         ("Sanders hailed the ruling on Friday.", "hailed", "Sanders"),
+        # AP's running headline "The Latest:" names no one; the verb after it does.
+        ("The Latest: Clinton tells voters she is with them.", "voters", "Clinton"),
     ],
 )
 def test_verbs_that_tag_or_judge(body, fragment, speaker, spacy_nlp):

@@ -37,7 +37,9 @@ _SKIPPED_SUBJECTS = frozenset(
     {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
 )
 #: Words before a colon that name no one: "Update: ...", "Photo: ...".
-_NOT_SOURCES = frozenset("update note photo video watch read editor related breaking exclusive".split())
+_NOT_SOURCES = frozenset(
+    "update note photo video watch read editor related breaking exclusive latest".split()
+)
 #: What a verb of saying is about: "called for", "spoke about", not "spoke in Iowa".
 _TOPIC_PREPOSITIONS = frozenset({"for", "against", "about", "of", "to", "with"})
 _REFUSALS = frozenset("decline declined declines declining refuse refused refuses refusing".split())
@@ -596,8 +598,8 @@ def _colon_source(span: Span) -> tuple[Span, Token] | None:
     headline = after is not None and (after.is_title or after.is_quote)  # "Poll: Sanders Leads"
     if len(name) == 1 and not (name[0].ent_type_ or name[0].is_upper or headline):
         return None
-    if name[0].lower_ in _NOT_SOURCES:
-        return None
+    if name[0].lower_ in _NOT_SOURCES or name[-1].lower_ in _NOT_SOURCES:
+        return None  # "Update: ...", AP's running story "The Latest: ..."
     return name, colon
 
 
