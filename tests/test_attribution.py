@@ -517,3 +517,9 @@ def test_speakers_the_parse_hung_elsewhere(words, heads, deps, pos, tags, ents, 
 def test_verbs_that_tag_or_judge(body, fragment, speaker, spacy_nlp):
     claim = claim_for(article_of(body, spacy_nlp), fragment)
     assert claim.speaker == speaker
+
+
+def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
+    body = '"We will win this state," Trump said.\n\n"Nobody is going to stop us now."'
+    claim = claim_for(article_of(body, spacy_nlp), "Nobody")
+    assert claim.speaker == "Trump" and claim.quoted
