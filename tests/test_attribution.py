@@ -462,6 +462,18 @@ def test_parse_mistakes_that_keep_the_speaker(words, heads, deps, pos, tags, spe
             ["O", "O", "O", "O", "B-PERSON", "I-PERSON", "O", "O", "O", "O", "O", "O"],
             "Pat Kennedy",
         ),
+        # The aside is the name itself: "a spokeswoman, Anna White, said".
+        (
+            ["Files", "were", "lost", ",", "a", "spokeswoman", ",", "Anna", "White", ",", "said", "."],
+            [2, 2, 10, 2, 5, 0, 5, 8, 5, 10, 10, 10],
+            ["nsubjpass", "auxpass", "ccomp", "punct", "det", "appos", "punct", "compound", "appos", "punct"]
+            + ["ROOT", "punct"],
+            ["NOUN", "AUX", "VERB", "PUNCT", "DET", "NOUN", "PUNCT", "PROPN", "PROPN", "PUNCT"]
+            + ["VERB", "PUNCT"],
+            ["NNS", "VBD", "VBN", ",", "DT", "NN", ",", "NNP", "NNP", ",", "VBD", "."],
+            ["O", "O", "O", "O", "O", "O", "O", "B-PERSON", "I-PERSON", "O", "O", "O"],
+            "Anna White",
+        ),
         # "were quick to condemn": the subject of "be" condemns.
         (
             ["Readers", "were", "quick", "to", "condemn", "the", "ruling", "."],
@@ -510,6 +522,8 @@ def test_speakers_the_parse_hung_elsewhere(words, heads, deps, pos, tags, ents, 
         ("\"They ask, 'Is this important,' \" Magel said at the rally.", "They ask", "Magel"),
         # Verbs of praise and complaint with an object.
         ("Sanders hailed the ruling on Friday.", "hailed", "Sanders"),
+        # "Even" picks out no one: the speaker is the phrase after it.
+        ("Even some of the mayor's allies said it was a mistake.", "mistake", "some of the mayor's allies"),
         # AP's running headline "The Latest:" names no one; the verb after it does.
         ("The Latest: Clinton tells voters she is with them.", "voters", "Clinton"),
     ],

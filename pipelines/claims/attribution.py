@@ -98,9 +98,11 @@ _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
 #: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
-_DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", ":"})
+_DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", "\u2015", ":"})
 #: Subjects that only count the one before them: "Republican figures both suggested".
 _FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
+#: Adverbs that open a subject phrase without naming anyone: "Even those who ...".
+_FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
 _POLL_NOUNS = frozenset("poll polls survey surveys average".split())
 _CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
@@ -339,6 +341,10 @@ def _name_before_aside(verb: Token) -> Span | None:
         if token.text != ",":
             continue
         aside = doc[i + 1]
+        if aside.pos_ == "PROPN" and aside.ent_type_ == "PERSON" and aside.ent_iob_ == "B":
+            name = doc[i + 1 : comma]
+            if all(t.ent_type_ == "PERSON" and t.ent_iob_ == "I" for t in name[1:]):
+                return name  # "a spokeswoman, Anna White, said": the name is the aside
         if aside.pos_ == "PROPN" or aside.i == comma:
             return None  # "..., Clinton and husband Bill, thanked": a name, not an aside
         last = doc[i - 1] if i > verb.sent.start else None
@@ -701,8 +707,10 @@ def _subject_span(head: Token) -> Span:
     tokens = tokens or [head]
     start = tokens[0].i
     for token in tokens:
-        if token.i < head.i and token.text in ("\u2014", "\u2013", "-") and doc[start].is_upper:
+        if token.i < head.i and token.text in ("\u2014", "\u2013", "\u2015", "-") and doc[start].is_upper:
             start = token.i + 1  # a dateline: "WASHINGTON \u2014 Sen. Chuck Grassley"
+    while start < head.i and doc[start].lower_ in _FOCUS_WORDS and doc[start].dep_ == "advmod":
+        start += 1  # "even a top GOP strategist" is a top GOP strategist
     end = head.i + 1
     # A relative clause starts at its left edge: "an FBI official she spoke to" is "an FBI official".
     clauses = [c.left_edge.i for c in head.children if c.dep_ in ("relcl", "acl") and c.i > head.i]
@@ -711,7 +719,8 @@ def _subject_span(head: Token) -> Span:
             continue
         if (
             token.text in (",", "(", "\u2014", "\u2013")
-            or token.dep_ in ("relcl", "case")
+            or token.dep_ == "relcl"
+            or (token.dep_ == "case" and token.head.i == head.i)  # "Trump's", not "the senator's allies"
             or token.i in clauses
         ):
             break
