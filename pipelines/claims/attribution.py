@@ -139,14 +139,15 @@ def attribute(span: Span, doc: Doc) -> Attribution:
 
 
 def main_attribution(found: Sequence[Attribution]) -> Attribution:
-    """The attribution the sentence is told by: the first outermost reporting one, else the first.
+    """The attribution the sentence is told by: the first outermost one.
 
     "..., the airline agreed to a 6% pay rise, the union said." -> the union: its
-    content holds the airline's cue.
+    content holds the airline's cue. A belief that comes first is the main one
+    ("Clinton supports ..., and recalled ..."): preferring a verb of saying over it
+    lost more PolNeAR main speakers on train than it found.
     """
     outer = [a for a in found if not any(_holds(other, a) for other in found)]
-    reporting = [a for a in outer if a.cue_kind != "STANCE"]
-    return (reporting or outer or list(found) or [Attribution()])[0]
+    return (outer or list(found) or [Attribution()])[0]
 
 
 def _holds(outer: Attribution, inner: Attribution) -> bool:
