@@ -517,7 +517,7 @@ def test_speakers_the_parse_hung_elsewhere(words, heads, deps, pos, tags, ents, 
     ("body", "fragment", "speaker"),
     [
         # Any verb that tags a quotation speaks it.
-        ('"Go back to Univision," Trump barked.', "Go back", "Trump"),
+        ('"Sit down and wait your turn," Lopez snarled.', "Sit down", "Lopez"),
         # A single quotation closing inside a double one: the double mark closes too.
         ("\"They ask, 'Is this important,' \" Magel said at the rally.", "They ask", "Magel"),
         # Verbs of praise and complaint with an object.
