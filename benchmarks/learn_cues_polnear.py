@@ -8,7 +8,8 @@ adjective, a noun with an owner) and which has a subject (outside quotations;
 not "we", "I", "you", "who"), the shape counts one occurrence; it counts one
 attribution when a PolNeAR Cue holds the word and that relation's Source overlaps
 the subject. A shape is kept when it occurs at least ``--min-count`` times and is
-an attribution at least ``--min-precision`` of them.
+an attribution at least ``--min-precision`` of them and ``--min-attributions`` times
+(2: a shape seen once as a cue is chance).
 
 ``--folds K`` chooses those two thresholds without fitting the noise: the train
 articles are split into K folds; shapes are counted on K-1 and scored on the one
@@ -88,8 +89,13 @@ def count(instances) -> dict[str, list[int]]:
     return counts
 
 
-def kept(counts, min_count: int, min_precision: float) -> dict[str, list[int]]:
-    return {k: c for k, c in counts.items() if c[1] >= min_count and c[0] >= min_precision * c[1]}
+def kept(counts, min_count: int, min_precision: float, min_attributions: int = 1) -> dict[str, list[int]]:
+    """Shapes seen ``min_count`` times, a cue ``min_attributions`` times and a ``min_precision`` share."""
+    return {
+        k: c
+        for k, c in counts.items()
+        if c[1] >= min_count and c[0] >= min_precision * c[1] and c[0] >= min_attributions
+    }
 
 
 def score(instances, patterns) -> tuple[int, int]:
@@ -112,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=0, help="cross-validate the thresholds over K folds")
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--min-precision", type=float, default=0.6)
+    parser.add_argument("--min-attributions", type=int, default=1, help="a shape a cue at least N times")
     parser.add_argument("--write", action="store_true", help=f"write the kept shapes to {OUT.name}")
     args = parser.parse_args(argv)
     if not (args.path / "train" / "text").is_dir():
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {n:3d} {p:.2f} -> {hits / max(fired, 1):.3f} ({hits}/{fired})")
 
     counts = count(i for a in per_article for i in a)
-    patterns = kept(counts, args.min_count, args.min_precision)
+    patterns = kept(counts, args.min_count, args.min_precision, args.min_attributions)
     hits = sum(c[0] for c in patterns.values())
     print(f"{len(patterns)} shapes kept (count >= {args.min_count}, precision >= {args.min_precision})")
     if args.write:
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             "benchmarks/learn_cues_polnear.py: key -> [attributions, occurrences].",
             "min_count": args.min_count,
             "min_precision": args.min_precision,
+            "min_attributions": args.min_attributions,
             "attributions": hits,
             "patterns": dict(sorted(patterns.items())),
         }

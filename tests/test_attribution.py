@@ -383,7 +383,7 @@ def test_a_poll_in_a_phrase_reports_nothing(spacy_nlp):
     assert not [a for c in enriched.claims for a in c.attributions if a.cue_kind == "NOUN"]
 
 
-def parsed(words, heads, deps, pos, tags):
+def parsed(words, heads, deps, pos, tags, ents=None):
     """A doc with the parse given: the parser's mistakes on long news sentences, made small.
 
     A quotation mark opens at the start and closes elsewhere; punctuation hugs the word before.
@@ -397,7 +397,14 @@ def parsed(words, heads, deps, pos, tags):
         not (i == 0 and w == '"') and i + 1 < len(words) and not glued[i + 1] for i, w in enumerate(words)
     ]
     return Doc(
-        spacy.blank("en").vocab, words=words, spaces=spaces, heads=heads, deps=deps, pos=pos, tags=tags
+        spacy.blank("en").vocab,
+        words=words,
+        spaces=spaces,
+        heads=heads,
+        deps=deps,
+        pos=pos,
+        tags=tags,
+        ents=ents,
     )
 
 
@@ -438,3 +445,95 @@ def test_parse_mistakes_that_keep_the_speaker(words, heads, deps, pos, tags, spe
 
     doc = parsed(words, heads, deps, pos, tags)
     assert [a.speaker for a in attributions(doc[:], doc)] == [speaker]
+
+
+@pytest.mark.parametrize(
+    ("words", "heads", "deps", "pos", "tags", "ents", "speaker"),
+    [
+        # A name set off from its verb by an aside, hung by the parser on the clause before it.
+        (
+            ["Files", "were", "lost", ",", "Pat", "Kennedy", ",", "an", "aide", ",", "wrote", "."],
+            [2, 2, 10, 2, 5, 0, 5, 8, 5, 10, 10, 10],
+            ["nsubjpass", "auxpass", "ccomp", "punct", "compound", "appos", "punct", "det", "appos", "punct"]
+            + ["ROOT", "punct"],
+            ["NOUN", "AUX", "VERB", "PUNCT", "PROPN", "PROPN", "PUNCT", "DET", "NOUN", "PUNCT"]
+            + ["VERB", "PUNCT"],
+            ["NNS", "VBD", "VBN", ",", "NNP", "NNP", ",", "DT", "NN", ",", "VBD", "."],
+            ["O", "O", "O", "O", "B-PERSON", "I-PERSON", "O", "O", "O", "O", "O", "O"],
+            "Pat Kennedy",
+        ),
+        # The aside is the name itself: "a spokeswoman, Anna White, said".
+        (
+            ["Files", "were", "lost", ",", "a", "spokeswoman", ",", "Anna", "White", ",", "said", "."],
+            [2, 2, 10, 2, 5, 0, 5, 8, 5, 10, 10, 10],
+            ["nsubjpass", "auxpass", "ccomp", "punct", "det", "appos", "punct", "compound", "appos", "punct"]
+            + ["ROOT", "punct"],
+            ["NOUN", "AUX", "VERB", "PUNCT", "DET", "NOUN", "PUNCT", "PROPN", "PROPN", "PUNCT"]
+            + ["VERB", "PUNCT"],
+            ["NNS", "VBD", "VBN", ",", "DT", "NN", ",", "NNP", "NNP", ",", "VBD", "."],
+            ["O", "O", "O", "O", "O", "O", "O", "B-PERSON", "I-PERSON", "O", "O", "O"],
+            "Anna White",
+        ),
+        # "were quick to condemn": the subject of "be" condemns.
+        (
+            ["Readers", "were", "quick", "to", "condemn", "the", "ruling", "."],
+            [1, 1, 1, 4, 2, 6, 4, 1],
+            ["nsubj", "ROOT", "acomp", "aux", "xcomp", "det", "dobj", "punct"],
+            ["NOUN", "AUX", "ADJ", "PART", "VERB", "DET", "NOUN", "PUNCT"],
+            ["NNS", "VBD", "JJ", "TO", "VB", "DT", "NN", "."],
+            None,
+            "Readers",
+        ),
+        # A finite verb hung on a noun as its modifier is the noun's own verb.
+        (
+            ["A", "paper", "urged", "Clinton", "to", "visit", "."],
+            [1, 1, 1, 2, 5, 2, 1],
+            ["det", "ROOT", "acl", "dobj", "aux", "xcomp", "punct"],
+            ["DET", "NOUN", "VERB", "PROPN", "PART", "VERB", "PUNCT"],
+            ["DT", "NN", "VBD", "NNP", "TO", "VB", "."],
+            None,
+            "A paper",
+        ),
+        # So is a participle after a name and a comma: "Mitt Romney, the nominee, tweeted".
+        (
+            ["Mitt", "Romney", ",", "the", "nominee", ",", "tweeted", "in", "response", "."],
+            [1, 1, 1, 4, 1, 1, 1, 6, 7, 1],
+            ["compound", "ROOT", "punct", "det", "appos", "punct", "acl", "prep", "pobj", "punct"],
+            ["PROPN", "PROPN", "PUNCT", "DET", "NOUN", "PUNCT", "VERB", "ADP", "NOUN", "PUNCT"],
+            ["NNP", "NNP", ",", "DT", "NN", ",", "VBN", "IN", "NN", "."],
+            ["B-PERSON", "I-PERSON", "O", "O", "O", "O", "O", "O", "O", "O"],
+            "Mitt Romney",
+        ),
+    ],
+)
+def test_speakers_the_parse_hung_elsewhere(words, heads, deps, pos, tags, ents, speaker):
+    from pipelines.claims.attribution import attributions
+
+    doc = parsed(words, heads, deps, pos, tags, ents)
+    assert [a.speaker for a in attributions(doc[:], doc)] == [speaker]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # Any verb that tags a quotation speaks it.
+        ('"Sit down and wait your turn," Lopez snarled.', "Sit down", "Lopez"),
+        # A single quotation closing inside a double one: the double mark closes too.
+        ("\"They ask, 'Is this important,' \" Magel said at the rally.", "They ask", "Magel"),
+        # Verbs of praise and complaint with an object.
+        ("Sanders hailed the ruling on Friday.", "hailed", "Sanders"),
+        # "Even" picks out no one: the speaker is the phrase after it.
+        ("Even some of the mayor's allies said it was a mistake.", "mistake", "some of the mayor's allies"),
+        # AP's running headline "The Latest:" names no one; the verb after it does.
+        ("The Latest: Clinton tells voters she is with them.", "voters", "Clinton"),
+    ],
+)
+def test_verbs_that_tag_or_judge(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert claim.speaker == speaker
+
+
+def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
+    body = '"We will win this state," Trump said.\n\n"Nobody is going to stop us now."'
+    claim = claim_for(article_of(body, spacy_nlp), "Nobody")
+    assert claim.speaker == "Trump" and claim.quoted

@@ -11,8 +11,8 @@ attribution. Each gets:
   senior US official confirmed ..."), of belief and intention ("Democrats fear
   ..."), their inverted forms ("..., said Ms Hewitt."), "According to X, ...",
   "Name: ..." lines; "he"/"she"/"it"/"they" resolved (:mod:`pipelines.claims.pronouns`);
-- ``speaker`` / ``speaker_type`` / ``cue``: the main attribution, the outermost
-  verb of saying;
+- ``speaker`` / ``speaker_type`` / ``cue``: the main attribution, the first
+  outermost one (not inside another's content);
 - ``quoted``: the claim is (part of) a direct quotation. A quotation that runs
   over several sentences keeps the speaker named at its start or end.
 """

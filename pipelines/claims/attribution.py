@@ -37,7 +37,9 @@ _SKIPPED_SUBJECTS = frozenset(
     {"we", "i", "you", "who", "what", "that", "this", "which", "there", "nobody", "none", "anyone"}
 )
 #: Words before a colon that name no one: "Update: ...", "Photo: ...".
-_NOT_SOURCES = frozenset("update note photo video watch read editor related breaking exclusive".split())
+_NOT_SOURCES = frozenset(
+    "update note photo video watch read editor related breaking exclusive latest".split()
+)
 #: What a verb of saying is about: "called for", "spoke about", not "spoke in Iowa".
 _TOPIC_PREPOSITIONS = frozenset({"for", "against", "about", "of", "to", "with"})
 _REFUSALS = frozenset("decline declined declines declining refuse refused refuses refusing".split())
@@ -96,9 +98,11 @@ _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
 #: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
-_DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", ":"})
+_DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", "\u2015", ":"})
 #: Subjects that only count the one before them: "Republican figures both suggested".
 _FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
+#: Adverbs that open a subject phrase without naming anyone: "Even those who ...".
+_FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
 _POLL_NOUNS = frozenset("poll polls survey surveys average".split())
 _CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
@@ -135,14 +139,15 @@ def attribute(span: Span, doc: Doc) -> Attribution:
 
 
 def main_attribution(found: Sequence[Attribution]) -> Attribution:
-    """The attribution the sentence is told by: the first outermost reporting one, else the first.
+    """The attribution the sentence is told by: the first outermost one.
 
     "..., the airline agreed to a 6% pay rise, the union said." -> the union: its
-    content holds the airline's cue.
+    content holds the airline's cue. A belief that comes first is the main one
+    ("Clinton supports ..., and recalled ..."): preferring a verb of saying over it
+    lost more PolNeAR main speakers on train than it found.
     """
     outer = [a for a in found if not any(_holds(other, a) for other in found)]
-    reporting = [a for a in outer if a.cue_kind != "STANCE"]
-    return (reporting or outer or list(found) or [Attribution()])[0]
+    return (outer or list(found) or [Attribution()])[0]
 
 
 def _holds(outer: Attribution, inner: Attribution) -> bool:
@@ -186,6 +191,10 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
         if shape and (subject is None or not _is_agent(subject)):
             continue  # a learned shape speaks for a person or an institution only
+        finite = token.tag_ in ("VBD", "VBZ", "VBP")
+        if kind == "REPORTING" and finite and subject is not None and subject.head.i != token.i:
+            if doc[token.i - 1].text == "," and _name_before_aside(token) is not None:
+                subject = None  # "It was no accident — Brendan Buck, a spokesman, told": not "it"
         if subject is None and kind == "REPORTING":
             name = _adjacent_name(token)
             if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
@@ -269,7 +278,8 @@ def _follows_quotation(verb: Token, sentence: Span) -> bool:
     before = doc[verb.i - 1] if verb.i > sentence.start else None
     if before is None or before.text not in _CLOSING_QUOTES or verb.tag_ not in ("VBD", "VBZ", "VBP"):
         return False
-    return before.i > sentence.start and not doc[before.i - 1].whitespace_
+    inner = doc[before.i - 1] if before.i > sentence.start else None
+    return inner is not None and (not inner.whitespace_ or inner.text in ("'", "\u2019"))  # ",' " said
 
 
 def _inverted_subject(verb: Token) -> Token | None:
@@ -312,6 +322,39 @@ def _adjacent_name(verb: Token) -> Span | None:
         while end < len(doc) and doc[end].ent_iob_ == "I":
             end += 1
         return doc[start:end]
+    return _name_before_aside(verb)
+
+
+def _name_before_aside(verb: Token) -> Span | None:
+    """A name set off from its verb of saying by an aside: "Patrick F. Kennedy, the undersecretary, wrote".
+
+    The parser hung the name on the clause before it (an appositive of its last noun),
+    so the verb has no subject of its own. The aside between the commas holds no verb.
+    """
+    doc = verb.doc
+    comma = verb.i - 1
+    if comma < 2 or doc[comma].text != ",":
+        return None
+    for i in range(comma - 1, max(comma - 12, verb.sent.start) - 1, -1):
+        token = doc[i]
+        if token.pos_ in ("VERB", "AUX") or token.is_quote or token.text in (";", ":"):
+            return None
+        if token.text != ",":
+            continue
+        aside = doc[i + 1]
+        if aside.pos_ == "PROPN" and aside.ent_type_ == "PERSON" and aside.ent_iob_ == "B":
+            name = doc[i + 1 : comma]
+            if all(t.ent_type_ == "PERSON" and t.ent_iob_ == "I" for t in name[1:]):
+                return name  # "a spokeswoman, Anna White, said": the name is the aside
+        if aside.pos_ == "PROPN" or aside.i == comma:
+            return None  # "..., Clinton and husband Bill, thanked": a name, not an aside
+        last = doc[i - 1] if i > verb.sent.start else None
+        if last is None or last.ent_type_ not in ("PERSON", "ORG") or not last.is_title:
+            return None
+        start = last.i
+        while start > verb.sent.start and doc[start].ent_iob_ == "I":
+            start -= 1
+        return doc[start : last.i + 1]
     return None
 
 
@@ -347,6 +390,8 @@ def _cue_kind(token: Token) -> CueKind | None:
     following = token.nbor(1) if token.i + 1 < len(token.doc) else token
     if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
         return "REPORTING"  # "Cruz continued:" introduces the quotation after it
+    if kind is None and _tags_a_quotation(token):
+        return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
     clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children) or _as_aside(token)
     said = clause or any(
         c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) or _calls_on(c)
@@ -382,6 +427,20 @@ def _cue_kind(token: Token) -> CueKind | None:
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
+
+
+def _tags_a_quotation(verb: Token) -> bool:
+    """Whether a finite verb and its named subject come right after a quotation: '...," Trump barked'."""
+    if verb.tag_ not in ("VBD", "VBZ", "VBP", "VBN") or verb.i < 3:
+        return False  # a past participle too: the tagger reads '," Trump barked' as one
+    subject = next((c for c in verb.children if c.dep_ == "nsubj" and c.i < verb.i), None)
+    if subject is None or subject.right_edge.i != verb.i - 1:
+        return False
+    if subject.ent_type_ not in ("PERSON", "ORG") and subject.pos_ != "PROPN":
+        return False
+    doc = verb.doc
+    mark, before = doc[subject.left_edge.i - 1], doc[subject.left_edge.i - 2]
+    return mark.text in _CLOSING_QUOTES and before.text in (",", "?", "!")
 
 
 def _as_aside(verb: Token) -> bool:
@@ -456,7 +515,11 @@ def _speaking_subject(verb: Token) -> Token | None:
             return next((c for c in agent.children if c.dep_ == "pobj"), None)
         if passive is not None:
             return None
-        if verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
+        if verb_.dep_ == "xcomp" and verb_.head.dep_ == "acomp" and verb_.head.pos_ == "ADJ":
+            verb_ = verb_.head.head  # "Readers were quick to condemn ...": the readers
+        elif verb_.dep_ == "acl" and _misparsed_clause(verb_):
+            return verb_.head  # "Romney, the 2012 nominee, tweeted": the verb hung on the name
+        elif verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
             head = verb_.head
             if verb_.tag_ == "VBG" and verb_.dep_ == "advcl" and head.dep_ == "ccomp" and head.i < verb_.i:
                 head = head.head  # "Cruz said Trump is wrong, stating ...": Cruz states, not Trump
@@ -472,6 +535,26 @@ def _speaking_subject(verb: Token) -> Token | None:
     if subject is not None and subject.lower_ == "that" and verb_.dep_ == "relcl":
         subject = verb_.head
     return subject
+
+
+def _misparsed_clause(verb: Token) -> bool:
+    """Whether a verb the parser hung on a noun as a modifier is the noun's own main verb.
+
+    A finite verb never modifies a noun ("a Baton Rouge newspaper called on ..."); a
+    participle after a comma does when its noun is a name and no "by" follows ("Mitt
+    Romney, the nominee, tweeted"; not "the report, published by the board,").
+    """
+    noun = verb.head
+    if noun.pos_ not in ("NOUN", "PROPN"):
+        return False
+    if verb.tag_ in ("VBD", "VBZ", "VBP"):
+        return True
+    return (
+        verb.tag_ == "VBN"
+        and verb.doc[verb.i - 1].text == ","
+        and noun.ent_type_ in ("PERSON", "ORG")
+        and not any(c.dep_ == "agent" for c in verb.children)
+    )
 
 
 def _content_of(verb: Token, sentence: Span) -> tuple[int, int]:
@@ -522,8 +605,8 @@ def _colon_source(span: Span) -> tuple[Span, Token] | None:
     headline = after is not None and (after.is_title or after.is_quote)  # "Poll: Sanders Leads"
     if len(name) == 1 and not (name[0].ent_type_ or name[0].is_upper or headline):
         return None
-    if name[0].lower_ in _NOT_SOURCES:
-        return None
+    if name[0].lower_ in _NOT_SOURCES or name[-1].lower_ in _NOT_SOURCES:
+        return None  # "Update: ...", AP's running story "The Latest: ..."
     return name, colon
 
 
@@ -625,8 +708,10 @@ def _subject_span(head: Token) -> Span:
     tokens = tokens or [head]
     start = tokens[0].i
     for token in tokens:
-        if token.i < head.i and token.text in ("\u2014", "\u2013", "-") and doc[start].is_upper:
+        if token.i < head.i and token.text in ("\u2014", "\u2013", "\u2015", "-") and doc[start].is_upper:
             start = token.i + 1  # a dateline: "WASHINGTON \u2014 Sen. Chuck Grassley"
+    while start < head.i and doc[start].lower_ in _FOCUS_WORDS and doc[start].dep_ == "advmod":
+        start += 1  # "even a top GOP strategist" is a top GOP strategist
     end = head.i + 1
     # A relative clause starts at its left edge: "an FBI official she spoke to" is "an FBI official".
     clauses = [c.left_edge.i for c in head.children if c.dep_ in ("relcl", "acl") and c.i > head.i]
@@ -635,7 +720,8 @@ def _subject_span(head: Token) -> Span:
             continue
         if (
             token.text in (",", "(", "\u2014", "\u2013")
-            or token.dep_ in ("relcl", "case")
+            or token.dep_ == "relcl"
+            or (token.dep_ == "case" and token.head.i == head.i)  # "Trump's", not "the senator's allies"
             or token.i in clauses
         ):
             break
@@ -808,7 +894,9 @@ def _inside_quotation(token: Token) -> bool:
 
 
 def _opens_quotation(text: str, i: int) -> bool:
-    return i == 0 or text[i - 1] in " ([\u2014\u2013-:"
+    """A quote mark opens after a space and before a word: the ' " of "'Oh, this is important,' " closes."""
+    before = i == 0 or text[i - 1] in " ([\u2014\u2013-:"
+    return before and i + 1 < len(text) and not text[i + 1].isspace()
 
 
 def _quotation_flags(doc: Doc) -> list[bool]:
@@ -819,7 +907,7 @@ def _quotation_flags(doc: Doc) -> list[bool]:
     """
     flags = [False] * len(doc)
     for sentence in doc.sents:
-        text = sentence.text.replace("''", '" ')  # the New York Times' ''quote marks''
+        text = sentence.text.replace("''", ' "')  # the New York Times' ''quote marks''
         marks = [(m.start(), _opens_quotation(text, m.start())) for m in _QUOTE_MARKS.finditer(text)]
         if not marks:
             continue

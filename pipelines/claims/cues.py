@@ -23,7 +23,8 @@ REPORTING = """say tell add note write announce claim state report explain confi
     cite quote concede confess mention suggest recount recommend demand propose endorse thank
     denounce condemn discuss speak express offer applaud welcome defend highlight
     challenge ridicule request plead lobby campaign push accuse vote talk refer apologize
-    apologise release issue publish email echo voice rail list portray continue order""".split()
+    apologise release issue publish email echo voice rail list portray continue order
+    shout yell bark snap scream exclaim muse opine bemoan hail vouch""".split()
 
 #: Verbs of belief, intention and stance.
 STANCE = """believe think fear worry hope expect plan want intend wish feel consider doubt
@@ -66,7 +67,7 @@ _NEED_CLAUSE = """call ask show find point signal indicate charge attack questio
     answer post inform notify recommend demand propose promise vow pledge urge endorse thank
     denounce condemn discuss speak express offer applaud welcome defend highlight challenge
     request plead lobby campaign push vote talk refer apologize apologise release issue publish email
-    echo voice rail list portray continue order""".split()
+    echo voice rail list portray continue order bemoan hail vouch""".split()
 #: Beliefs and intentions an object completes: "Obama wants a deal", "Democrats fear a loss".
 _OBJECT_VERBS = """want fear oppose support favor favour prefer doubt back love hate dislike
     trust distrust""".split()

@@ -87,11 +87,20 @@ def spread_over_quotations(
         speaker = next((attributions[k] for k in range(i, j + 1) if attributions[k].speaker), None)
         if speaker is None and j + 1 < len(quoted) and _tags_the_quotation(sentences[j], sentences[j + 1]):
             speaker = attributions[j + 1] if attributions[j + 1].speaker else None
+        if speaker is None and i > 0 and quoted[i - 1] and _opens_paragraph(sentences, i):
+            before = attributions[i - 1]  # '"...," Trump said.' then a paragraph that goes on quoting him
+            speaker = before if before.speaker and before.cue_kind == "REPORTING" else None
         if speaker is not None:
             for k in range(i, j + 1):
                 if attributions[k].speaker is None:
                     attributions[k] = speaker
         i = j + 1
+
+
+def _opens_paragraph(sentences: Sequence[dict], i: int) -> bool:
+    """Whether sentence ``i`` opens its paragraph with a quotation mark."""
+    new_paragraph = sentences[i]["paragraph"] != sentences[i - 1]["paragraph"]
+    return new_paragraph and sentences[i]["text"][:1] in '"\u201c'
 
 
 def _tags_the_quotation(quotation: dict, after: dict) -> bool:
