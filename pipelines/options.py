@@ -8,6 +8,7 @@ turns a command line into checked options, or raises an
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections.abc import Sequence
 
@@ -240,6 +241,12 @@ def parse(argv: Sequence[str] | None) -> ClaimstreamOptions:
         claimstream.nlp_processes = (os.cpu_count() or 1) if standard.runner == LOCAL_RUNNER else 1
     if claimstream.topic and standard.runner != LOCAL_RUNNER:
         standard.streaming = True
+    if claimstream.topic and standard.runner == LOCAL_RUNNER and claimstream.readers > 1:
+        logging.getLogger(__name__).warning(
+            "--readers %d: group members in one local process read no faster and join slowly "
+            "(kafka-python 3.0 loses the answers to joins it is not polling for); run %d replicas "
+            "with --readers 1 instead", claimstream.readers, claimstream.readers,
+        )  # fmt: skip
     return claimstream
 
 
