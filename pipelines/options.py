@@ -8,7 +8,6 @@ turns a command line into checked options, or raises an
 from __future__ import annotations
 
 import difflib
-import logging
 import os
 from collections.abc import Sequence
 
@@ -242,11 +241,12 @@ def parse(argv: Sequence[str] | None) -> ClaimstreamOptions:
     if claimstream.topic and standard.runner != LOCAL_RUNNER:
         standard.streaming = True
     if claimstream.topic and standard.runner == LOCAL_RUNNER and claimstream.readers > 1:
-        logging.getLogger(__name__).warning(
-            "--readers %d: group members in one local process read no faster and join slowly "
-            "(kafka-python 3.0 loses the answers to joins it is not polling for); run %d replicas "
-            "with --readers 1 instead", claimstream.readers, claimstream.readers,
-        )  # fmt: skip
+        # One thread reads them all, and kafka-python 3.0 loses the answers to joins it is not
+        # polling for: two members in one process joined 11 times and left partitions unread.
+        raise OptionError(
+            f"--readers {claimstream.readers} needs a cluster runner: on the local runner run "
+            f"{claimstream.readers} replicas (processes) with --readers 1 instead"
+        )
     return claimstream
 
 

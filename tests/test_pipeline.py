@@ -157,21 +157,12 @@ def test_backfill_from_files_gives_the_same_articles(tmp_path):
         (["--input", str(ARTICLES / "*.txt"), "--output", "o", "--format", "avro,csv"], "--format must be"),
         (["--input", str(ARTICLES / "*.txt"), "--output", "o", "--partition-by", "week"], "--partition-by"),
         (["--input", str(ARTICLES / "*.txt"), "--output", "o", "--input-format", "xml"], "--input-format"),
+        (["--bootstrap-servers", "b:1", "--topic", "t", "--output", "o", "--readers", "2"], "--readers 2"),
     ],
 )
 def test_option_errors_name_the_option(argv, named):
     with pytest.raises(OptionError, match=named):
         options.parse(argv)
-
-
-def test_several_readers_in_one_local_process_are_warned_against(caplog):
-    argv = ["--bootstrap-servers", "127.0.0.1:9", "--topic", "t", "--output", "o"]
-    with caplog.at_level("WARNING", logger="pipelines.options"):
-        assert options.parse([*argv, "--readers", "1"]).readers == 1
-        assert not caplog.records
-        assert options.parse([*argv, "--readers", "2"]).readers == 2
-    [warning] = caplog.records
-    assert "--readers 2" in warning.getMessage() and "replicas" in warning.getMessage()
 
 
 def test_an_input_glob_that_matches_nothing_names_it(tmp_path):
