@@ -537,3 +537,22 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
     body = '"We will win this state," Trump said.\n\n"Nobody is going to stop us now."'
     claim = claim_for(article_of(body, spacy_nlp), "Nobody")
     assert claim.speaker == "Trump" and claim.quoted
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # No cue at all: a named actor's deed is their stance (PolNeAR annotates it so).
+        ("Senator Maria Lopez spent the weekend courting dairy farmers in Vermont.", "dairy", "Senator Maria Lopez"),
+        ("The Sierra Club poured millions into the race for the open seat.", "millions", "The Sierra Club"),
+    ],
+)
+def test_a_named_actor_without_a_cue(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert claim.speaker == speaker and claim.attributions[0].cue_kind == "STANCE"
+
+
+def test_a_thing_without_a_cue_speaks_for_no_one(spacy_nlp):
+    enriched = article_of("The bill spent three weeks in committee before the vote.", spacy_nlp)
+    assert all(c.speaker is None for c in enriched.claims if "committee" in c.text)
+

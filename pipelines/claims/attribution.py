@@ -2,7 +2,10 @@
 
 The subject of a reporting verb ("A senior US official confirmed ..."), its
 inverted form ("..., said Ms Hewitt."), "According to X, ...", a name in
-apposition ("Its spokesman, Jan Weber, said"). "he"/"she" resolve to the most
+apposition ("Its spokesman, Jan Weber, said"). A sentence with no cue at all
+holds the stance of the named actor its main verb has ("GOP group whacks
+Clinton"): PolNeAR annotates such deeds, and it raised main recall on train by
+2 points at 0.855 main precision. "he"/"she" resolve to the most
 recent person named before them in the article, or to the unnamed source just
 introduced.
 """
@@ -182,47 +185,76 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             kind = learned.kind_of(token)
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
-        subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
-        if kind == "REPORTING" and subject is not None and _quoted_subject(subject, token, span):
-            subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
-        elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
-            subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
-        if subject is not None and _is_dateline(subject, span):
-            subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
-        if shape and (subject is None or not _is_agent(subject)):
-            continue  # a learned shape speaks for a person or an institution only
-        finite = token.tag_ in ("VBD", "VBZ", "VBP")
-        if kind == "REPORTING" and finite and subject is not None and subject.head.i != token.i:
-            if doc[token.i - 1].text == "," and _name_before_aside(token) is not None:
-                subject = None  # "It was no accident — Brendan Buck, a spokesman, told": not "it"
-        if subject is None and kind == "REPORTING":
-            name = _adjacent_name(token)
-            if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
-                found.append(_with_spans(_describe(name, token.text, doc), name, token, token, span, kind))
-            continue
-        if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
-            continue
-        if subject.lower_ in ("they", "it", "their", "its"):
-            if subject.lower_ == "it" and subject.head.lower_ in cues.COPULAS:
-                continue  # "it is clear that", "it's hard to imagine": no one speaks
-            above = _governing_group(subject)
-            phrase = _subject_span(above) if above is not None else _group_antecedent(subject, doc)
-            if phrase is None:
-                continue
-            attribution = _describe(phrase, token.text, doc)
-            phrase = doc[subject.i : subject.i + 1]
-        else:
-            phrase = _subject_span(subject)
-            attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
-        unresolved = subject.lower_ in _PRONOUNS and attribution.speaker == subject.text
-        if attribution.speaker is None or unresolved:
-            continue  # no one, or a pronoun nothing before it resolves
-        found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
+        attribution = _verb_attribution(token, kind, shape, span, doc)
+        if attribution is not None:
+            found.append(attribution)
     for poll, preposition in _polls(span):  # "In a new CBS poll, Trump leads ...": the poll's finding
         found.append(
             _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
         )
+    if not found:
+        actor = _actor(span, doc)
+        if actor is not None:
+            found.append(actor)
     return [a for a in found if not _nested(a, found)]
+
+
+def _actor(span: Span, doc: Doc) -> Attribution | None:
+    """A sentence with no cue: the agent of its main verb holds its stance ("GOP group whacks Clinton").
+
+    PolNeAR attributes what named actors do as their stance; taken only when no cue is found.
+    """
+    root = span.root
+    if root.pos_ not in ("VERB", "AUX") or _inside_quotation(root):
+        return None
+    subject = next((c for c in root.children if c.dep_ == "nsubj"), None)
+    if subject is None or not (subject.pos_ == "PROPN" or subject.ent_type_ in ("PERSON", "ORG", "NORP")):
+        return None
+    return _verb_attribution(root, "STANCE", True, span, doc)
+
+
+def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
+    """The attribution cue ``token`` makes in sentence ``span``: its subject, resolved; else None.
+
+    ``shape``: the cue is no word of the lexicon, so its subject must be an agent.
+    """
+    subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
+    if kind == "REPORTING" and subject is not None and _quoted_subject(subject, token, span):
+        subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
+    elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
+        subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
+    if subject is not None and _is_dateline(subject, span):
+        subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
+    if shape and (subject is None or not _is_agent(subject)):
+        return None  # a learned shape speaks for a person or an institution only
+    finite = token.tag_ in ("VBD", "VBZ", "VBP")
+    if kind == "REPORTING" and finite and subject is not None and subject.head.i != token.i:
+        if doc[token.i - 1].text == "," and _name_before_aside(token) is not None:
+            subject = None  # "It was no accident — Brendan Buck, a spokesman, told": not "it"
+    if subject is None and kind == "REPORTING":
+        name = _adjacent_name(token)
+        if name is None:
+            return None
+        # a parse that lost the subject: "Bill Clinton said his ..."
+        return _with_spans(_describe(name, token.text, doc), name, token, token, span, kind)
+    if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
+        return None
+    if subject.lower_ in ("they", "it", "their", "its"):
+        if subject.lower_ == "it" and subject.head.lower_ in cues.COPULAS:
+            return None  # "it is clear that", "it's hard to imagine": no one speaks
+        above = _governing_group(subject)
+        phrase = _subject_span(above) if above is not None else _group_antecedent(subject, doc)
+        if phrase is None:
+            return None
+        attribution = _describe(phrase, token.text, doc)
+        phrase = doc[subject.i : subject.i + 1]
+    else:
+        phrase = _subject_span(subject)
+        attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
+    unresolved = subject.lower_ in _PRONOUNS and attribution.speaker == subject.text
+    if attribution.speaker is None or unresolved:
+        return None  # no one, or a pronoun nothing before it resolves
+    return _with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span))
 
 
 def _polls(span: Span) -> list[tuple[Span, Token]]:
