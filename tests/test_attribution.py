@@ -556,3 +556,14 @@ def test_a_thing_without_a_cue_speaks_for_no_one(spacy_nlp):
     enriched = article_of("The bill spent three weeks in committee before the vote.", spacy_nlp)
     assert all(c.speaker is None for c in enriched.claims if "committee" in c.text)
 
+
+def test_a_belief_beside_a_quotation_is_the_believer_s(spacy_nlp):
+    body = 'Senator Maria Lopez opposes the "reckless" budget deal.'
+    claim = claim_for(article_of(body, spacy_nlp), "budget")
+    assert claim.speaker == "Senator Maria Lopez" and claim.quoted
+
+
+def test_a_belief_inside_a_long_quotation_is_not_the_believer_s(spacy_nlp):
+    body = '"We will win this state," Trump said. "We will win it big.\n\nVoters want change."'
+    claim = claim_for(article_of(body, spacy_nlp), "Voters")
+    assert claim.speaker != "Voters"
