@@ -543,8 +543,14 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
     ("body", "fragment", "speaker"),
     [
         # No cue at all: a named actor's deed is their stance (PolNeAR annotates it so).
-        ("Senator Maria Lopez spent the weekend courting dairy farmers in Vermont.", "dairy", "Senator Maria Lopez"),
+        (
+            "Senator Maria Lopez spent the weekend courting dairy farmers in Vermont.",
+            "dairy",
+            "Senator Maria Lopez",
+        ),
         ("The Sierra Club poured millions into the race for the open seat.", "millions", "The Sierra Club"),
+        # A role or an institution is an actor too; a pronoun is not taken without a cue.
+        ("Angry parents filled the school board meeting on Monday night.", "school board", "Angry parents"),
     ],
 )
 def test_a_named_actor_without_a_cue(body, fragment, speaker, spacy_nlp):
@@ -552,8 +558,12 @@ def test_a_named_actor_without_a_cue(body, fragment, speaker, spacy_nlp):
     assert claim.speaker == speaker and claim.attributions[0].cue_kind == "STANCE"
 
 
-def test_a_thing_without_a_cue_speaks_for_no_one(spacy_nlp):
-    enriched = article_of("The bill spent three weeks in committee before the vote.", spacy_nlp)
+@pytest.mark.parametrize(
+    "body",
+    ["The bill spent three weeks in committee before the vote.", "They spent three weeks in committee."],
+)
+def test_a_thing_without_a_cue_speaks_for_no_one(body, spacy_nlp):
+    enriched = article_of(body, spacy_nlp)
     assert all(c.speaker is None for c in enriched.claims if "committee" in c.text)
 
 

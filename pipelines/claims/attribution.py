@@ -3,9 +3,9 @@
 The subject of a reporting verb ("A senior US official confirmed ..."), its
 inverted form ("..., said Ms Hewitt."), "According to X, ...", a name in
 apposition ("Its spokesman, Jan Weber, said"). A sentence with no cue at all
-holds the stance of the named actor its main verb has ("GOP group whacks
-Clinton"): PolNeAR annotates such deeds, and it raised main recall on train by
-2 points at 0.855 main precision. "he"/"she" resolve to the most
+holds the stance of the actor (a name, a role, an institution; no pronoun) its
+main verb has ("GOP group whacks Clinton"): PolNeAR annotates such deeds, and
+it raised main recall on train by 2.6 points at 0.855 main precision. "he"/"she" resolve to the most
 recent person named before them in the article, or to the unnamed source just
 introduced.
 """
@@ -208,7 +208,7 @@ def _actor(span: Span, doc: Doc) -> Attribution | None:
     if root.pos_ not in ("VERB", "AUX") or _inside_quotation(root):
         return None
     subject = next((c for c in root.children if c.dep_ == "nsubj"), None)
-    if subject is None or not (subject.pos_ == "PROPN" or subject.ent_type_ in ("PERSON", "ORG", "NORP")):
+    if subject is None or subject.pos_ == "PRON" or not _is_agent(subject):
         return None
     return _verb_attribution(root, "STANCE", True, span, doc)
 
