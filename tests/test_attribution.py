@@ -551,6 +551,13 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
         ("The Sierra Club poured millions into the race for the open seat.", "millions", "The Sierra Club"),
         # A role or an institution is an actor too; a pronoun is not taken without a cue.
         ("Angry parents filled the school board meeting on Monday night.", "school board", "Angry parents"),
+        # A writing acts too, and a passive's agent is its actor.
+        ("The leaked memo exposed the mayor's plan to close two libraries.", "libraries", "The leaked memo"),
+        (
+            "The tax measure was rejected by 62 percent of the voters.",
+            "tax measure",
+            "62 percent of the voters",
+        ),
     ],
 )
 def test_a_named_actor_without_a_cue(body, fragment, speaker, spacy_nlp):

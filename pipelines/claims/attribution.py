@@ -65,6 +65,12 @@ _ANONYMOUS_HEADS = frozenset(
     medics surgeon surgeons midwife midwives miner miners
     """.split()
 )
+#: What is written or aired: an actor of its own in PolNeAR ("This document exposed ...").
+_WRITINGS = frozenset(
+    """headline headlines ad ads advertisement article articles editorial editorials letter email
+    emails tweet tweets post memo book column document video spot analysis filing lawsuit complaint
+    petition ruling""".split()
+)
 #: Singular nouns for a group of people: never what "he" or "she" stands for.
 _COLLECTIVE_HEADS = frozenset({"family", "staff"})
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
@@ -208,9 +214,14 @@ def _actor(span: Span, doc: Doc) -> Attribution | None:
     if root.pos_ not in ("VERB", "AUX") or _inside_quotation(root):
         return None
     subject = next((c for c in root.children if c.dep_ == "nsubj"), None)
-    if subject is None or subject.pos_ == "PRON" or not _is_agent(subject):
+    agent = next((c for c in root.children if c.dep_ == "agent"), None)
+    if subject is None and agent is not None:  # "The proposal was rejected by 64 percent of voters"
+        subject = next((c for c in agent.children if c.dep_ == "pobj"), None)
+    if subject is None or subject.pos_ == "PRON":
         return None
-    return _verb_attribution(root, "STANCE", True, span, doc)
+    if not (_is_agent(subject) or subject.lower_ in _WRITINGS or subject.lower_ in ("percent", "%")):
+        return None
+    return _verb_attribution(root, "STANCE", False, span, doc)
 
 
 def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
