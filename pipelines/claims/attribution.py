@@ -71,6 +71,8 @@ _WRITINGS = frozenset(
     emails tweet tweets post memo book column document video spot analysis filing lawsuit complaint
     petition ruling""".split()
 )
+#: Words between a headline's source and its cue: "Al Sharpton Just Said".
+_HEADLINE_ADVERBS = frozenset("just now also finally again still reportedly".split())
 #: Singular nouns for a group of people: never what "he" or "she" stands for.
 _COLLECTIVE_HEADS = frozenset({"family", "staff"})
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
@@ -199,7 +201,7 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
         )
     if not found:
-        actor = _actor(span, doc)
+        actor = _actor(span, doc) or _headline(span, doc)
         if actor is not None:
             found.append(actor)
     return [a for a in found if not _nested(a, found)]
@@ -222,6 +224,34 @@ def _actor(span: Span, doc: Doc) -> Attribution | None:
     if not (_is_agent(subject) or subject.lower_ in _WRITINGS or subject.lower_ in ("percent", "%")):
         return None
     return _verb_attribution(root, "STANCE", False, span, doc)
+
+
+def _headline(span: Span, doc: Doc) -> Attribution | None:
+    """A title-case headline the tagger read as one name: "Party Icon Jo Blake Endorses Ted Cruz".
+
+    The first word the cue lexicon knows, after a word or more, is the cue; the words before it
+    (after a "Label:") are the source.
+    """
+    words = [t for t in span if t.is_alpha]
+    if len(words) < 4 or sum(t.text[0].isupper() for t in words) < 0.8 * len(words):
+        return None
+    colon = next((t.i + 1 for t in span[:-1] if t.text == ":"), span.start)
+    for token in span[colon - span.start + 1 :]:
+        kind = cues.kind_of(token.lower_)
+        if kind is None or not token.is_alpha:
+            continue
+        first, last = colon, token.i
+        while last > first and doc[last - 1].lower_ in _HEADLINE_ADVERBS:
+            last -= 1
+        phrase = doc[first:last]
+        if not phrase or not any(t.pos_ == "PROPN" or t.ent_type_ for t in phrase):
+            return None
+        cue_kind: CueKind = "REPORTING" if kind == "reporting" else "STANCE"
+        attribution = _describe(phrase, token.text, doc)
+        if attribution.speaker is None:
+            return None
+        return _with_spans(attribution, phrase, token, token, span, cue_kind)
+    return None
 
 
 def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
