@@ -558,6 +558,8 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
             "tax measure",
             "62 percent of the voters",
         ),
+        # People in politics the role list lacks.
+        ("The Democratic nominee toured three factories in Ohio.", "factories", "The Democratic nominee"),
     ],
 )
 def test_a_named_actor_without_a_cue(body, fragment, speaker, spacy_nlp):

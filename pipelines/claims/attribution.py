@@ -65,11 +65,19 @@ _ANONYMOUS_HEADS = frozenset(
     medics surgeon surgeons midwife midwives miner miners
     """.split()
 )
-#: What is written or aired: an actor of its own in PolNeAR ("This document exposed ...").
-_WRITINGS = frozenset(
+#: Actors of a sentence with no cue beyond the agents of :func:`_is_agent`: what is written or
+#: aired ("This document exposed ...").
+_ACTORS = frozenset(
     """headline headlines ad ads advertisement article articles editorial editorials letter email
     emails tweet tweets post memo book column document video spot analysis filing lawsuit complaint
     petition ruling""".split()
+)
+#: People in politics :data:`_ANONYMOUS_HEADS` lacks ("The GOP candidate sent ..."): agents all the same.
+_POLITICAL_PEOPLE = frozenset(
+    """candidate candidates campaign campaigns camp camps nominee nominees frontrunner
+    rival rivals opponent opponents supporter supporters donor donors delegate delegates lawmaker
+    lawmakers legislator legislators leader leaders adults millennials americans conservatives
+    liberals progressives evangelicals women men team administration caucus""".split()
 )
 #: Words between a headline's source and its cue: "Al Sharpton Just Said".
 _HEADLINE_ADVERBS = frozenset("just now also finally again still reportedly".split())
@@ -221,7 +229,7 @@ def _actor(span: Span, doc: Doc) -> Attribution | None:
         subject = next((c for c in agent.children if c.dep_ == "pobj"), None)
     if subject is None or subject.pos_ == "PRON":
         return None
-    if not (_is_agent(subject) or subject.lower_ in _WRITINGS or subject.lower_ in ("percent", "%")):
+    if not (_is_agent(subject) or subject.lower_ in _ACTORS or subject.lower_ in ("percent", "%")):
         return None
     return _verb_attribution(root, "STANCE", False, span, doc)
 
@@ -328,7 +336,13 @@ def _is_agent(subject: Token) -> bool:
     if subject.ent_type_ in ("PERSON", "ORG", "NORP", "GPE") or subject.pos_ == "PROPN":
         return True
     word = subject.lower_
-    return word in _AGENT_PRONOUNS or word in _ANONYMOUS_HEADS or word in _INSTITUTIONS or word in _TITLES
+    return (
+        word in _AGENT_PRONOUNS
+        or word in _ANONYMOUS_HEADS
+        or word in _INSTITUTIONS
+        or word in _TITLES
+        or word in _POLITICAL_PEOPLE
+    )
 
 
 def _quoted_subject(subject: Token, verb: Token, sentence: Span) -> bool:
