@@ -558,6 +558,8 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
             "tax measure",
             "62 percent of the voters",
         ),
+        # A name the tagger took for a common noun, capitalized later in the article.
+        ("Whitfield toured three factories in Ohio. Reporters followed Whitfield.", "factories", "Whitfield"),
         # People in politics the role list lacks.
         ("The Democratic nominee toured three factories in Ohio.", "factories", "The Democratic nominee"),
     ],

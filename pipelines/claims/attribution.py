@@ -116,6 +116,7 @@ _AGENT_PRONOUNS = frozenset({"he", "she", "they", "it", "his", "her", "their", "
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
+_CAPITALIZED = "claimstream_capitalized"
 #: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
 _DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", "\u2015", ":"})
 #: Subjects that only count the one before them: "Republican figures both suggested".
@@ -227,11 +228,16 @@ def _actor(span: Span, doc: Doc) -> Attribution | None:
     agent = next((c for c in root.children if c.dep_ == "agent"), None)
     if subject is None and agent is not None:  # "The proposal was rejected by 64 percent of voters"
         subject = next((c for c in agent.children if c.dep_ == "pobj"), None)
-    if subject is None or subject.pos_ == "PRON":
-        return None
-    if not (_is_agent(subject) or subject.lower_ in _ACTORS or subject.lower_ in ("percent", "%")):
+    if subject is None or subject.pos_ == "PRON" or not _is_actor(subject, doc):
         return None
     return _verb_attribution(root, "STANCE", False, span, doc)
+
+
+def _is_actor(subject: Token, doc: Doc) -> bool:
+    """Whether a subject acts in PolNeAR's sense: an agent, a writing, a share of people, a name."""
+    if _is_agent(subject) or subject.lower_ in _ACTORS or subject.lower_ in ("percent", "%"):
+        return True
+    return subject.is_title and subject.lower_ in _capitalized_inside(doc)  # a name tagged a noun
 
 
 def _headline(span: Span, doc: Doc) -> Attribution | None:
@@ -260,6 +266,20 @@ def _headline(span: Span, doc: Doc) -> Attribution | None:
             return None
         return _with_spans(attribution, phrase, token, token, span, cue_kind)
     return None
+
+
+def _capitalized_inside(doc: Doc) -> frozenset[str]:
+    """Words written capitalized in mid-sentence somewhere in ``doc``: names, whatever the tagger says.
+
+    "Trump blamed Clinton ..." with "Trump" tagged a common noun: "Trump" is capitalized elsewhere.
+    Found once per doc.
+    """
+    found = doc.user_data.get(_CAPITALIZED)
+    if found is None:
+        found = doc.user_data[_CAPITALIZED] = frozenset(
+            t.lower_ for t in doc if t.is_title and not t.is_sent_start and t.i and doc[t.i - 1].is_alpha
+        )
+    return found
 
 
 def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
