@@ -596,6 +596,8 @@ def test_a_belief_inside_a_long_quotation_is_not_the_believer_s(spacy_nlp):
         # A title-case headline the tagger reads as one long name: the known cue word splits it.
         ("Veteran Organizer Jane Whitfield Endorses Tom Reyes For Governor.", "Reyes", "Jane Whitfield"),
         ("Update: Mayor Ruth Okafor Just Slams State Budget Cuts.", "Budget", "Ruth Okafor"),
+        # A headline with no verb the parser saw: "plans" read as a noun.
+        ("Mayor Ruth Okafor plans big budget cuts.", "budget", "Mayor Ruth Okafor"),
     ],
 )
 def test_a_headline_s_source(body, fragment, speaker, spacy_nlp):

@@ -247,7 +247,8 @@ def _headline(span: Span, doc: Doc) -> Attribution | None:
     (after a "Label:") are the source.
     """
     words = [t for t in span if t.is_alpha]
-    if len(words) < 4 or sum(t.text[0].isupper() for t in words) < 0.8 * len(words):
+    verbless = span.root.pos_ not in ("VERB", "AUX")
+    if len(words) < 4 or (sum(t.text[0].isupper() for t in words) < 0.8 * len(words) and not verbless):
         return None
     colon = next((t.i + 1 for t in span[:-1] if t.text == ":"), span.start)
     for token in span[colon - span.start + 1 :]:
