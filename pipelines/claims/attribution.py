@@ -70,14 +70,16 @@ _ANONYMOUS_HEADS = frozenset(
 _ACTORS = frozenset(
     """headline headlines ad ads advertisement article articles editorial editorials letter email
     emails tweet tweets post memo book column document video spot analysis filing lawsuit complaint
-    petition ruling""".split()
+    petition ruling poll polls""".split()
 )
 #: People in politics :data:`_ANONYMOUS_HEADS` lacks ("The GOP candidate sent ..."): agents all the same.
 _POLITICAL_PEOPLE = frozenset(
     """candidate candidates campaign campaigns camp camps nominee nominees frontrunner
     rival rivals opponent opponents supporter supporters donor donors delegate delegates lawmaker
     lawmakers legislator legislators leader leaders adults millennials americans conservatives
-    liberals progressives evangelicals women men team administration caucus""".split()
+    liberals progressives evangelicals women men team administration caucus politician politicians
+    authorities ally allies moderator moderators woman man operative operatives group groups
+    executive executives demonstrator demonstrators actress actor others""".split()
 )
 #: Words between a headline's source and its cue: "Al Sharpton Just Said".
 _HEADLINE_ADVERBS = frozenset("just now also finally again still reportedly".split())
