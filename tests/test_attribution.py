@@ -560,6 +560,9 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
         ),
         # A name the tagger took for a common noun, capitalized later in the article.
         ("Whitfield toured three factories in Ohio. Reporters followed Whitfield.", "factories", "Whitfield"),
+        # People of a side, and the subject of a second main verb.
+        ("Republican loyalists packed the hall in Des Moines.", "hall", "Republican loyalists"),
+        ("The storm passed, and Jane Whitfield toured the flooded towns.", "storm", "Jane Whitfield"),
         # People in politics the role list lacks.
         ("The Democratic nominee toured three factories in Ohio.", "factories", "The Democratic nominee"),
     ],

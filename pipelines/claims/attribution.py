@@ -223,7 +223,15 @@ def _actor(span: Span, doc: Doc) -> Attribution | None:
 
     PolNeAR attributes what named actors do as their stance; taken only when no cue is found.
     """
-    root = span.root
+    for verb in [span.root, *(c for c in span.root.children if c.dep_ == "conj")]:
+        found = _acts(verb, span, doc)
+        if found is not None:
+            return found  # "Trump arrived late and blamed ...": the second verb's subject may be the one
+    return None
+
+
+def _acts(root: Token, span: Span, doc: Doc) -> Attribution | None:
+    """The actor of one main verb ``root`` of ``span``, if it has one."""
     if root.pos_ not in ("VERB", "AUX") or _inside_quotation(root):
         return None
     subject = next((c for c in root.children if c.dep_ == "nsubj"), None)
@@ -239,6 +247,10 @@ def _is_actor(subject: Token, doc: Doc) -> bool:
     """Whether a subject acts in PolNeAR's sense: an agent, a writing, a share of people, a name."""
     if _is_agent(subject) or subject.lower_ in _ACTORS or subject.lower_ in ("percent", "%"):
         return True
+    if any(
+        c.dep_ in ("compound", "amod") and c.ent_type_ in ("NORP", "ORG", "PERSON") for c in subject.children
+    ):
+        return True  # "Sanders loyalists", "Republican insiders": people of a side
     return subject.is_title and subject.lower_ in _capitalized_inside(doc)  # a name tagged a noun
 
 
