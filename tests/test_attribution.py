@@ -563,6 +563,8 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
         # People of a side, and the subject of a second main verb.
         ("Republican loyalists packed the hall in Des Moines.", "hall", "Republican loyalists"),
         ("The storm passed, and Jane Whitfield toured the flooded towns.", "storm", "Jane Whitfield"),
+        # A passive with no agent: its subject feels it.
+        ("Clinton officials were thrilled with the new editorial.", "thrilled", "Clinton officials"),
         # People in politics the role list lacks.
         ("The Democratic nominee toured three factories in Ohio.", "factories", "The Democratic nominee"),
     ],
@@ -599,6 +601,8 @@ def test_a_belief_inside_a_long_quotation_is_not_the_believer_s(spacy_nlp):
         # A title-case headline the tagger reads as one long name: the known cue word splits it.
         ("Veteran Organizer Jane Whitfield Endorses Tom Reyes For Governor.", "Reyes", "Jane Whitfield"),
         ("Update: Mayor Ruth Okafor Just Slams State Budget Cuts.", "Budget", "Ruth Okafor"),
+        # A colon after the cue ends no label.
+        ("Mayor Ruth Okafor Praises City Budget Chief: 'A Great Manager.'", "Praises", "Ruth Okafor"),
         # A headline with no verb the parser saw: "plans" read as a noun.
         ("Mayor Ruth Okafor plans big budget cuts.", "budget", "Mayor Ruth Okafor"),
     ],

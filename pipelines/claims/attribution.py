@@ -238,6 +238,15 @@ def _acts(root: Token, span: Span, doc: Doc) -> Attribution | None:
     agent = next((c for c in root.children if c.dep_ == "agent"), None)
     if subject is None and agent is not None:  # "The proposal was rejected by 64 percent of voters"
         subject = next((c for c in agent.children if c.dep_ == "pobj"), None)
+    if subject is None and agent is None:  # "Clinton officials were thrilled with the editorial"
+        felt = next((c for c in root.children if c.dep_ == "nsubjpass"), None)
+        if felt is None or felt.pos_ == "PRON" or not _is_actor(felt, doc) or _is_dateline(felt, span):
+            return None
+        phrase = _subject_span(felt)
+        attribution = _describe(phrase, root.text, doc)
+        if attribution.speaker is None:
+            return None
+        return _with_spans(attribution, phrase, root, root, span, "STANCE")
     if subject is None or subject.pos_ == "PRON" or not _is_actor(subject, doc):
         return None
     return _verb_attribution(root, "STANCE", False, span, doc)
@@ -264,10 +273,12 @@ def _headline(span: Span, doc: Doc) -> Attribution | None:
     verbless = span.root.pos_ not in ("VERB", "AUX")
     if len(words) < 4 or (sum(t.text[0].isupper() for t in words) < 0.8 * len(words) and not verbless):
         return None
-    colon = next((t.i + 1 for t in span[:-1] if t.text == ":"), span.start)
-    for token in span[colon - span.start + 1 :]:
+    colon = span.start
+    for token in span[1:]:
+        if token.text == ":":
+            colon = token.i + 1  # "BUSTED: Emails Reveal ...": the label names no one
         kind = cues.kind_of(token.lower_)
-        if kind is None or not token.is_alpha:
+        if kind is None or not token.is_alpha or token.i <= colon:
             continue
         first, last = colon, token.i
         while last > first and doc[last - 1].lower_ in _HEADLINE_ADVERBS:
