@@ -42,12 +42,10 @@ def find_claims(
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
     quoted = quotation_flags(sentences)
     found = [attributions(span, doc) if span is not None else [] for span in spans]
-    # Inside a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs;
-    # a sentence that only holds a quotation ('Clinton ripped the "failed" plan') speaks for itself.
-    inside = [q and _starts_inside(s["text"]) for s, q in zip(sentences, quoted, strict=True)]
+    # In a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs.
     mains = [
-        main_attribution([a for a in f if not (is_inside and a.cue_kind == "STANCE")])
-        for f, is_inside in zip(found, inside, strict=True)
+        main_attribution([a for a in f if not (is_quoted and a.cue_kind == "STANCE")])
+        for f, is_quoted in zip(found, quoted, strict=True)
     ]
     spread_over_quotations(mains, quoted, sentences)
 
@@ -81,19 +79,6 @@ def find_claims(
             }
         )
     return result
-
-
-def _starts_inside(text: str) -> bool:
-    """Whether a quoted sentence begins inside a quotation opened before it: its first mark closes.
-
-    >>> _starts_inside('Voters want change."'), _starts_inside('Lopez opposes the "reckless" deal.')
-    (True, False)
-    """
-    text = text.replace("''", '"')  # the New York Times' ''quote marks''
-    i = next((i for i, c in enumerate(text) if c in '"\u201c\u201d'), None)
-    if i is None:
-        return True
-    return text[i] == "\u201d" or (text[i] == '"' and i > 0 and not text[i - 1].isspace())
 
 
 def _as_dict(attribution: Attribution) -> dict:

@@ -2,10 +2,8 @@
 
 The subject of a reporting verb ("A senior US official confirmed ..."), its
 inverted form ("..., said Ms Hewitt."), "According to X, ...", a name in
-apposition ("Its spokesman, Jan Weber, said"). A sentence with no cue at all
-holds the stance of the actor (a name, a role, an institution; no pronoun) its
-main verb has ("GOP group whacks Clinton"): PolNeAR annotates such deeds, and
-it raised main recall on train by 2.6 points at 0.855 main precision. "he"/"she" resolve to the most
+apposition ("Its spokesman, Jan Weber, said"), a title-case headline split at its
+cue ("Party Icon Jo Blake Endorses Ted Cruz"). "he"/"she" resolve to the most
 recent person named before them in the article, or to the unnamed source just
 introduced.
 """
@@ -65,13 +63,6 @@ _ANONYMOUS_HEADS = frozenset(
     medics surgeon surgeons midwife midwives miner miners
     """.split()
 )
-#: Actors of a sentence with no cue beyond the agents of :func:`_is_agent`: what is written or
-#: aired ("This document exposed ...").
-_ACTORS = frozenset(
-    """headline headlines ad ads advertisement article articles editorial editorials letter email
-    emails tweet tweets post memo book column document video spot analysis filing lawsuit complaint
-    petition ruling poll polls""".split()
-)
 #: People in politics :data:`_ANONYMOUS_HEADS` lacks ("The GOP candidate sent ..."): agents all the same.
 _POLITICAL_PEOPLE = frozenset(
     """candidate candidates campaign campaigns camp camps nominee nominees frontrunner
@@ -118,7 +109,6 @@ _AGENT_PRONOUNS = frozenset({"he", "she", "they", "it", "his", "her", "their", "
 _PEOPLE = "claimstream_people"
 _UNNAMED = "claimstream_unnamed"
 _QUOTED = "claimstream_quoted"
-_CAPITALIZED = "claimstream_capitalized"
 #: What follows the place of a dateline: "LONDON (Reuters) -", "WASHINGTON \u2014", "PARIS,".
 _DATELINE_MARKS = frozenset({"(", ",", "-", "--", "\u2014", "\u2013", "\u2015", ":"})
 #: Subjects that only count the one before them: "Republican figures both suggested".
@@ -212,55 +202,10 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
         )
     if not found:
-        actor = _actor(span, doc) or _headline(span, doc)
-        if actor is not None:
-            found.append(actor)
+        headline = _headline(span, doc)
+        if headline is not None:
+            found.append(headline)
     return [a for a in found if not _nested(a, found)]
-
-
-def _actor(span: Span, doc: Doc) -> Attribution | None:
-    """A sentence with no cue: the agent of its main verb holds its stance ("GOP group whacks Clinton").
-
-    PolNeAR attributes what named actors do as their stance; taken only when no cue is found.
-    """
-    for verb in [span.root, *(c for c in span.root.children if c.dep_ == "conj")]:
-        found = _acts(verb, span, doc)
-        if found is not None:
-            return found  # "Trump arrived late and blamed ...": the second verb's subject may be the one
-    return None
-
-
-def _acts(root: Token, span: Span, doc: Doc) -> Attribution | None:
-    """The actor of one main verb ``root`` of ``span``, if it has one."""
-    if root.pos_ not in ("VERB", "AUX") or _inside_quotation(root):
-        return None
-    subject = next((c for c in root.children if c.dep_ == "nsubj"), None)
-    agent = next((c for c in root.children if c.dep_ == "agent"), None)
-    if subject is None and agent is not None:  # "The proposal was rejected by 64 percent of voters"
-        subject = next((c for c in agent.children if c.dep_ == "pobj"), None)
-    if subject is None and agent is None:  # "Clinton officials were thrilled with the editorial"
-        felt = next((c for c in root.children if c.dep_ == "nsubjpass"), None)
-        if felt is None or felt.pos_ == "PRON" or not _is_actor(felt, doc) or _is_dateline(felt, span):
-            return None
-        phrase = _subject_span(felt)
-        attribution = _describe(phrase, root.text, doc)
-        if attribution.speaker is None:
-            return None
-        return _with_spans(attribution, phrase, root, root, span, "STANCE")
-    if subject is None or subject.pos_ == "PRON" or not _is_actor(subject, doc):
-        return None
-    return _verb_attribution(root, "STANCE", False, span, doc)
-
-
-def _is_actor(subject: Token, doc: Doc) -> bool:
-    """Whether a subject acts in PolNeAR's sense: an agent, a writing, a share of people, a name."""
-    if _is_agent(subject) or subject.lower_ in _ACTORS or subject.lower_ in ("percent", "%"):
-        return True
-    if any(
-        c.dep_ in ("compound", "amod") and c.ent_type_ in ("NORP", "ORG", "PERSON") for c in subject.children
-    ):
-        return True  # "Sanders loyalists", "Republican insiders": people of a side
-    return subject.is_title and subject.lower_ in _capitalized_inside(doc)  # a name tagged a noun
 
 
 def _headline(span: Span, doc: Doc) -> Attribution | None:
@@ -292,20 +237,6 @@ def _headline(span: Span, doc: Doc) -> Attribution | None:
             return None
         return _with_spans(attribution, phrase, token, token, span, cue_kind)
     return None
-
-
-def _capitalized_inside(doc: Doc) -> frozenset[str]:
-    """Words written capitalized in mid-sentence somewhere in ``doc``: names, whatever the tagger says.
-
-    "Trump blamed Clinton ..." with "Trump" tagged a common noun: "Trump" is capitalized elsewhere.
-    Found once per doc.
-    """
-    found = doc.user_data.get(_CAPITALIZED)
-    if found is None:
-        found = doc.user_data[_CAPITALIZED] = frozenset(
-            t.lower_ for t in doc if t.is_title and not t.is_sent_start and t.i and doc[t.i - 1].is_alpha
-        )
-    return found
 
 
 def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
