@@ -537,3 +537,24 @@ def test_a_quotation_goes_on_in_the_next_paragraph(spacy_nlp):
     body = '"We will win this state," Trump said.\n\n"Nobody is going to stop us now."'
     claim = claim_for(article_of(body, spacy_nlp), "Nobody")
     assert claim.speaker == "Trump" and claim.quoted
+
+
+def test_a_belief_inside_a_long_quotation_is_not_the_believer_s(spacy_nlp):
+    body = '"We will win this state," Trump said. "We will win it big.\n\nVoters want change."'
+    claim = claim_for(article_of(body, spacy_nlp), "Voters")
+    assert claim.speaker != "Voters"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # A title-case headline the tagger reads as one long name: the known cue word splits it.
+        ("Veteran Organizer Jane Whitfield Endorses Tom Reyes For Governor.", "Reyes", "Jane Whitfield"),
+        ("Update: Mayor Ruth Okafor Just Slams State Budget Cuts.", "Budget", "Ruth Okafor"),
+        # A colon after the cue ends no label.
+        ("Mayor Ruth Okafor Praises City Budget Chief: 'A Great Manager.'", "Praises", "Ruth Okafor"),
+    ],
+)
+def test_a_headline_s_source(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(f"{body}\n\nThe race goes on.", spacy_nlp), fragment)
+    assert claim.speaker is not None and speaker in claim.speaker

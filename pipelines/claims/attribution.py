@@ -2,7 +2,8 @@
 
 The subject of a reporting verb ("A senior US official confirmed ..."), its
 inverted form ("..., said Ms Hewitt."), "According to X, ...", a name in
-apposition ("Its spokesman, Jan Weber, said"). "he"/"she" resolve to the most
+apposition ("Its spokesman, Jan Weber, said"), a title-case headline split at its
+cue ("Party Icon Jo Blake Endorses Ted Cruz"). "he"/"she" resolve to the most
 recent person named before them in the article, or to the unnamed source just
 introduced.
 """
@@ -62,6 +63,17 @@ _ANONYMOUS_HEADS = frozenset(
     medics surgeon surgeons midwife midwives miner miners
     """.split()
 )
+#: People in politics :data:`_ANONYMOUS_HEADS` lacks ("The GOP candidate sent ..."): agents all the same.
+_POLITICAL_PEOPLE = frozenset(
+    """candidate candidates campaign campaigns camp camps nominee nominees frontrunner
+    rival rivals opponent opponents supporter supporters donor donors delegate delegates lawmaker
+    lawmakers legislator legislators leader leaders adults millennials americans conservatives
+    liberals progressives evangelicals women men team administration caucus politician politicians
+    authorities ally allies moderator moderators woman man operative operatives group groups
+    executive executives demonstrator demonstrators actress actor others""".split()
+)
+#: Words between a headline's source and its cue: "Al Sharpton Just Said".
+_HEADLINE_ADVERBS = frozenset("just now also finally again still reportedly".split())
 #: Singular nouns for a group of people: never what "he" or "she" stands for.
 _COLLECTIVE_HEADS = frozenset({"family", "staff"})
 _ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
@@ -182,47 +194,93 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             kind = learned.kind_of(token)
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
-        subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
-        if kind == "REPORTING" and subject is not None and _quoted_subject(subject, token, span):
-            subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
-        elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
-            subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
-        if subject is not None and _is_dateline(subject, span):
-            subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
-        if shape and (subject is None or not _is_agent(subject)):
-            continue  # a learned shape speaks for a person or an institution only
-        finite = token.tag_ in ("VBD", "VBZ", "VBP")
-        if kind == "REPORTING" and finite and subject is not None and subject.head.i != token.i:
-            if doc[token.i - 1].text == "," and _name_before_aside(token) is not None:
-                subject = None  # "It was no accident — Brendan Buck, a spokesman, told": not "it"
-        if subject is None and kind == "REPORTING":
-            name = _adjacent_name(token)
-            if name is not None:  # a parse that lost the subject: "Bill Clinton said his ..."
-                found.append(_with_spans(_describe(name, token.text, doc), name, token, token, span, kind))
-            continue
-        if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
-            continue
-        if subject.lower_ in ("they", "it", "their", "its"):
-            if subject.lower_ == "it" and subject.head.lower_ in cues.COPULAS:
-                continue  # "it is clear that", "it's hard to imagine": no one speaks
-            above = _governing_group(subject)
-            phrase = _subject_span(above) if above is not None else _group_antecedent(subject, doc)
-            if phrase is None:
-                continue
-            attribution = _describe(phrase, token.text, doc)
-            phrase = doc[subject.i : subject.i + 1]
-        else:
-            phrase = _subject_span(subject)
-            attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
-        unresolved = subject.lower_ in _PRONOUNS and attribution.speaker == subject.text
-        if attribution.speaker is None or unresolved:
-            continue  # no one, or a pronoun nothing before it resolves
-        found.append(_with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span)))
+        attribution = _verb_attribution(token, kind, shape, span, doc)
+        if attribution is not None:
+            found.append(attribution)
     for poll, preposition in _polls(span):  # "In a new CBS poll, Trump leads ...": the poll's finding
         found.append(
             _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
         )
+    if not found:
+        headline = _headline(span, doc)
+        if headline is not None:
+            found.append(headline)
     return [a for a in found if not _nested(a, found)]
+
+
+def _headline(span: Span, doc: Doc) -> Attribution | None:
+    """A title-case headline the tagger read as one name: "Party Icon Jo Blake Endorses Ted Cruz".
+
+    The first word the cue lexicon knows, after a word or more, is the cue; the words before it
+    (after a "Label:") are the source.
+    """
+    words = [t for t in span if t.is_alpha]
+    verbless = span.root.pos_ not in ("VERB", "AUX")
+    if len(words) < 4 or (sum(t.text[0].isupper() for t in words) < 0.8 * len(words) and not verbless):
+        return None
+    colon = span.start
+    for token in span[1:]:
+        if token.text == ":":
+            colon = token.i + 1  # "BUSTED: Emails Reveal ...": the label names no one
+        kind = cues.kind_of(token.lower_)
+        if kind is None or not token.is_alpha or token.i <= colon:
+            continue
+        first, last = colon, token.i
+        while last > first and doc[last - 1].lower_ in _HEADLINE_ADVERBS:
+            last -= 1
+        phrase = doc[first:last]
+        if not phrase or not any(t.pos_ == "PROPN" or t.ent_type_ for t in phrase):
+            return None
+        cue_kind: CueKind = "REPORTING" if kind == "reporting" else "STANCE"
+        attribution = _describe(phrase, token.text, doc)
+        if attribution.speaker is None:
+            return None
+        return _with_spans(attribution, phrase, token, token, span, cue_kind)
+    return None
+
+
+def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
+    """The attribution cue ``token`` makes in sentence ``span``: its subject, resolved; else None.
+
+    ``shape``: the cue is no word of the lexicon, so its subject must be an agent.
+    """
+    subject = _owner(token) if token.pos_ == "NOUN" else _speaking_subject(token)
+    if kind == "REPORTING" and subject is not None and _quoted_subject(subject, token, span):
+        subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
+    elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
+        subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
+    if subject is not None and _is_dateline(subject, span):
+        subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
+    if shape and (subject is None or not _is_agent(subject)):
+        return None  # a learned shape speaks for a person or an institution only
+    finite = token.tag_ in ("VBD", "VBZ", "VBP")
+    if kind == "REPORTING" and finite and subject is not None and subject.head.i != token.i:
+        if doc[token.i - 1].text == "," and _name_before_aside(token) is not None:
+            subject = None  # "It was no accident — Brendan Buck, a spokesman, told": not "it"
+    if subject is None and kind == "REPORTING":
+        name = _adjacent_name(token)
+        if name is None:
+            return None
+        # a parse that lost the subject: "Bill Clinton said his ..."
+        return _with_spans(_describe(name, token.text, doc), name, token, token, span, kind)
+    if subject is None or subject.lower_ in _SKIPPED_SUBJECTS or subject.dep_ == "expl":
+        return None
+    if subject.lower_ in ("they", "it", "their", "its"):
+        if subject.lower_ == "it" and subject.head.lower_ in cues.COPULAS:
+            return None  # "it is clear that", "it's hard to imagine": no one speaks
+        above = _governing_group(subject)
+        phrase = _subject_span(above) if above is not None else _group_antecedent(subject, doc)
+        if phrase is None:
+            return None
+        attribution = _describe(phrase, token.text, doc)
+        phrase = doc[subject.i : subject.i + 1]
+    else:
+        phrase = _subject_span(subject)
+        attribution = _governing_speaker(subject, doc) or _describe(phrase, token.text, doc)
+    unresolved = subject.lower_ in _PRONOUNS and attribution.speaker == subject.text
+    if attribution.speaker is None or unresolved:
+        return None  # no one, or a pronoun nothing before it resolves
+    return _with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span))
 
 
 def _polls(span: Span) -> list[tuple[Span, Token]]:
@@ -255,7 +313,13 @@ def _is_agent(subject: Token) -> bool:
     if subject.ent_type_ in ("PERSON", "ORG", "NORP", "GPE") or subject.pos_ == "PROPN":
         return True
     word = subject.lower_
-    return word in _AGENT_PRONOUNS or word in _ANONYMOUS_HEADS or word in _INSTITUTIONS or word in _TITLES
+    return (
+        word in _AGENT_PRONOUNS
+        or word in _ANONYMOUS_HEADS
+        or word in _INSTITUTIONS
+        or word in _TITLES
+        or word in _POLITICAL_PEOPLE
+    )
 
 
 def _quoted_subject(subject: Token, verb: Token, sentence: Span) -> bool:
