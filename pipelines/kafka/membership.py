@@ -98,8 +98,8 @@ class GroupMember:
         stops): kafka-python 3.0 throws away a join's answer that comes while no
         ``poll()`` waits for it and sends a new JoinGroup, which the broker holds for
         seconds again. With short polls that cost one start in five 3 to 72 s. Not
-        when other members share this process (``--readers``): one waiting would hold
-        up the others' joins.
+        when other members share this process (``--readers`` on a cluster runner's
+        worker): one waiting would hold up the others' joins.
         """
         deadline = time.monotonic() + JOIN_WAIT_SECONDS
         while True:

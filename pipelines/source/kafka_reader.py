@@ -12,9 +12,10 @@ A call reads for a short time slice, then checkpoints with ``defer_remainder`` s
 the fused downstream stages finish their bundle (and write their files) before
 the bundle finalizer commits what was written. While a backlog waits (a poll came
 back full) the slice reads on to its record budget instead: each bundle end waits
-for the NLP workers to drain, so a backlog is read in fewer, larger bundles. Every message carries its
-partition's lease: output read under a lease this replica no longer holds is
-never written (:class:`pipelines.runstate.Leases`).
+for the NLP workers to drain, so a backlog is read in fewer, larger bundles.
+
+Every message carries its partition's lease: output read under a lease this
+replica no longer holds is never written (:class:`pipelines.runstate.Leases`).
 """
 
 from __future__ import annotations
