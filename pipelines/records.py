@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from typing import Any, Literal
 
 import pipelines
@@ -365,16 +366,37 @@ def to_avro(record: Output) -> dict[str, Any]:
     return _plain(record)
 
 
+#: Values that are already what Avro takes: written as they are, without a call.
+_LEAVES = frozenset({str, int, float, bool, bytes, type(None), datetime.datetime})
+
+
 def _plain(value: Any) -> Any:
-    # dataclasses.asdict, without its deep copies of bytes and datetimes.
-    if dataclasses.is_dataclass(value):
-        fields = (f for f in dataclasses.fields(value) if f.metadata.get("avro", True))
-        return {f.name: _plain(getattr(value, f.name)) for f in fields}
+    # dataclasses.asdict, without its deep copies of bytes and datetimes, and fast: the
+    # writer turns ~800 values an article into Avro's dicts on the pipeline's one thread.
+    names = _avro_fields(type(value))
+    if names is not None:
+        record = {}
+        for name in names:
+            field = getattr(value, name)
+            record[name] = field if type(field) in _LEAVES else _plain(field)
+        return record
     if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+        return [v if type(v) in _LEAVES else _plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: v if type(v) in _LEAVES else _plain(v) for k, v in value.items()}
     return value
+
+
+@functools.cache
+def _avro_fields(kind: type) -> tuple[str, ...] | None:
+    """The fields a record type writes (None: not a record type).
+
+    >>> _avro_fields(Source)[:2], _avro_fields(str)
+    (('topic', 'partition'), None)
+    """
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(f.name for f in dataclasses.fields(kind) if f.metadata.get("avro", True))
 
 
 def from_avro(kind: Kind, record: dict[str, Any]) -> Output:
