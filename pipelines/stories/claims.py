@@ -28,7 +28,6 @@ import base64
 import collections
 import dataclasses
 import functools
-import math
 import re
 import threading
 import unicodedata
@@ -326,15 +325,26 @@ def _similarities(new: Sequence[dict[str, Any]], old: Sequence[dict[str, Any]]) 
     old_terms = [_terms(p) for p in old]
     counts = collections.Counter(t for terms in (*new_terms, *old_terms) for t in terms)
     total = len(new_terms) + len(old_terms) + 1
-    weight = {t: math.log(total / (n + 0.5)) for t, n in counts.items()}
-    new_mass = [sum(weight[t] for t in terms) for terms in new_terms]
-    old_mass = [sum(weight[t] for t in terms) for terms in old_terms]
-    lexical = np.zeros(cosine.shape)
-    for i, (a, mass_a) in enumerate(zip(new_terms, new_mass, strict=True)):
-        for j, (b, mass_b) in enumerate(zip(old_terms, old_mass, strict=True)):
-            if mass_a + mass_b > 0:
-                lexical[i, j] = 2 * sum(weight[t] for t in a & b) / (mass_a + mass_b)
+    column = {t: k for k, t in enumerate(counts)}
+    weight = np.log(total / (np.fromiter(counts.values(), float, len(counts)) + 0.5))
+    has_new, has_old = _incidence(new_terms, column), _incidence(old_terms, column)
+    shared = (has_new * weight) @ has_old.T  # the weight of the terms each pair shares
+    mass = (has_new @ weight)[:, None] + (has_old @ weight)[None, :]
+    lexical = np.divide(2 * shared, mass, out=np.zeros_like(shared), where=mass > 0)
     return SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical
+
+
+def _incidence(term_sets: Sequence[set[str]], column: dict[str, int]) -> np.ndarray:
+    """One row per set, 1.0 in the column of each of its terms.
+
+    >>> _incidence([{"a"}, {"a", "b"}], {"a": 0, "b": 1})
+    array([[1., 0.],
+           [1., 1.]])
+    """
+    rows = np.zeros((len(term_sets), len(column)))
+    for i, terms in enumerate(term_sets):
+        rows[i, [column[t] for t in terms]] = 1.0
+    return rows
 
 
 def _terms(profile: dict[str, Any]) -> set[str]:
