@@ -26,8 +26,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,8 @@ MEMBERS = 12
 TOP = 6
 #: Profiles parsed from payloads, kept by (occurrence key, text hash): a payload never changes.
 CACHE_SIZE = 2_000
+#: Story summaries kept, by their members' keys (~15 KB each: its centroids and sets).
+STORY_CACHE_SIZE = 1_000
 
 KINDS = Names.FIELDS
 
@@ -392,7 +394,7 @@ class Story:
         )
 
 
-_stories: dict[tuple[str, ...], Story] = {}
+_stories: OrderedDict[tuple[str, ...], Story] = OrderedDict()
 
 
 def clear_caches() -> None:
@@ -403,12 +405,7 @@ def clear_caches() -> None:
 
 def story_of(members: Sequence[ArticleProfile]) -> Story:
     """The :class:`Story` of these members (remembered: a story is compared with many articles)."""
-    cache_key = tuple(m.key for m in members)
-    if (found := _stories.get(cache_key)) is None:
-        if len(_stories) >= CACHE_SIZE // 10:
-            _stories.clear()
-        found = _stories[cache_key] = Story.of(members)
-    return found
+    return _remembered(_stories, tuple(m.key for m in members), lambda: Story.of(members), STORY_CACHE_SIZE)
 
 
 def story_features(
@@ -460,17 +457,30 @@ class Scored:
     probability: float
 
 
-_profiles: dict[tuple[str, str], ArticleProfile] = {}
+_profiles: OrderedDict[tuple[str, str], ArticleProfile] = OrderedDict()
 
 
 def profile_in(entry: Entry) -> ArticleProfile:
     """The profile an index entry's payload holds (parsed once)."""
     fields = entry.payload["profile"]
-    cache_key = (entry.key, fields["h"])
-    if (found := _profiles.get(cache_key)) is None:
-        if len(_profiles) >= CACHE_SIZE:
-            _profiles.clear()  # bounded; a miss costs a parse
-        found = _profiles[cache_key] = ArticleProfile.from_dict(fields)
+    key = (entry.key, fields["h"])
+    return _remembered(_profiles, key, lambda: ArticleProfile.from_dict(fields), CACHE_SIZE)
+
+
+def _remembered(cache: OrderedDict, key: Hashable, make: Callable[[], Any], size: int) -> Any:
+    """``cache[key]``, made if missing; past ``size``, the least recently used goes.
+
+    >>> cache = OrderedDict()
+    >>> [_remembered(cache, k, lambda: k * 10, 2) for k in (1, 2, 1, 3)], list(cache)
+    ([10, 20, 10, 30], [1, 3])
+    """
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = make()
+        if len(cache) > size:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
     return found
 
 
