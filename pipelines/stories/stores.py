@@ -131,11 +131,16 @@ class PayloadCache:
                 self._payloads.move_to_end(entry_id)
                 return payload
         payload = decode(stored)
+        self.put(entry_id, payload)
+        return payload
+
+    def put(self, entry_id: Hashable, payload: dict[str, Any]) -> None:
+        """Keep ``payload`` as entry ``entry_id``'s decoded form (it must read back the same
+        from JSON: lists, not tuples; string keys)."""
         with self._lock:
             self._payloads[entry_id] = payload
             if len(self._payloads) > self.size:
                 self._payloads.popitem(last=False)
-        return payload
 
 
 # --- SQLite ---------------------------------------------------------------------------
@@ -401,6 +406,8 @@ class SqliteIndex:
             db.executemany(
                 "INSERT INTO postings VALUES (?, ?, ?)", [(t, event_time_ms, entry) for t in terms]
             )
+        # A new entry is soon another article's candidate: not decoded again then (~0.5 ms).
+        self._payloads.put(entry, payload)
         return Entry(key, article_id, story_id, version, event_time_ms, payload)
 
     def expire(self, before_ms: int) -> int:
