@@ -504,15 +504,18 @@ def _paired(gone: list[str], came: list[str]) -> list[tuple[int, int]]:
     >>> _paired(["late 2023", "12"], ["15", "late May 2024"])
     [(0, 1), (1, 0)]
     """
+    gone_words, came_words = [set(words_of(g)) for g in gone], [set(words_of(c)) for c in came]
     candidates = sorted(
-        (-_dice(set(words_of(g)), set(words_of(c))), i, k)
-        for i, g in enumerate(gone)
-        for k, c in enumerate(came)
+        (-_dice(a, b), i, k) for i, a in enumerate(gone_words) for k, b in enumerate(came_words)
     )
     pairs: list[tuple[int, int]] = []
+    paired_gone: set[int] = set()
+    paired_came: set[int] = set()
     for _, i, k in candidates:
-        if all(i != a and k != b for a, b in pairs):
+        if i not in paired_gone and k not in paired_came:
             pairs.append((i, k))
+            paired_gone.add(i)
+            paired_came.add(k)
     return sorted(pairs)
 
 
