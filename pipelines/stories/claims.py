@@ -331,6 +331,7 @@ def _similarities(new: Sequence[dict[str, Any]], old: Sequence[dict[str, Any]]) 
     shared = (has_new * weight) @ has_old.T  # the weight of the terms each pair shares
     mass = (has_new @ weight)[:, None] + (has_old @ weight)[None, :]
     lexical = np.divide(2 * shared, mass, out=np.zeros_like(shared), where=mass > 0)
+    lexical = lexical.round(12)  # a claim repeated in two versions ties at 1.0: the latest wins
     return SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical
 
 
