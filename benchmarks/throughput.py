@@ -16,7 +16,9 @@ the bundled samples repeated), it measures and prints:
    streaming run fed at half of the rate measured in 3;
 5. with --soak N: resident memory over a run of N articles (warm-up vs end);
 6. with --only stories: the pipeline with story linking (the default) against
-   ``--no-stories``, best of two runs each, alternating, and the ratio.
+   ``--no-stories``, best of two runs each, alternating, and the ratio;
+7. with --only ratio [--rounds N]: raw spaCy (n_process = cores) and the pipeline in
+   alternating runs, each pair's ratio and their median (the machine's speed drifts).
 """
 
 from __future__ import annotations
@@ -84,19 +86,19 @@ def rate(label: str, count: int, words: int, seconds: float) -> dict:
 def raw_spacy(texts: list[str], words: int) -> list[dict]:
     model = nlp.load_model()
     list(model.pipe(texts[:20]))  # warm up
-    results = []
-    started = time.perf_counter()
-    for _ in model.pipe(texts, batch_size=8):
-        pass
-    results.append(rate("raw spaCy, 1 process", len(texts), words, time.perf_counter() - started))
+    results = [raw_rate(model, texts, words, 1)]
     if CORES > 1:
-        started = time.perf_counter()
-        for _ in model.pipe(texts, batch_size=8, n_process=CORES):
-            pass
-        results.append(
-            rate(f"raw spaCy, n_process={CORES}", len(texts), words, time.perf_counter() - started)
-        )
+        results.append(raw_rate(model, texts, words, CORES))
     return results
+
+
+def raw_rate(model, texts: list[str], words: int, processes: int) -> dict:
+    """``nlp.pipe`` over ``texts`` in ``processes`` processes (their start-up counted)."""
+    started = time.perf_counter()
+    for _ in model.pipe(texts, batch_size=8, n_process=processes):
+        pass
+    label = "raw spaCy, 1 process" if processes == 1 else f"raw spaCy, n_process={processes}"
+    return rate(label, len(texts), words, time.perf_counter() - started)
 
 
 # --- 2. a naive consumer --------------------------------------------------------------
@@ -249,6 +251,24 @@ def stories_cost(bootstrap: str, articles, words: int, folder: Path, rounds: int
     return {"with_stories": best["on"], "without_stories": best["off"], "ratio": round(ratio, 3)}
 
 
+def paired_ratio(bootstrap: str, articles, words: int, folder: Path, rounds: int = 3) -> dict:
+    """The pipeline against raw spaCy (``n_process`` = cores) in alternating runs, and the
+    median of each pair's ratio: this machine's speed drifts by the hour (raw spaCy alone
+    has read 26 to 34 articles/s), so each pipeline run is set against the raw run beside it."""
+    kafka.ensure_topic(KafkaConfig.of(bootstrap), "ratio", 2)
+    kafka.publish(KafkaConfig.of(bootstrap), "ratio", [(n.encode(), b) for n, b in articles])
+    model, texts = nlp.load_model(), bodies(articles)
+    ratios = []
+    for i in range(rounds):
+        raw = raw_rate(model, texts, words, CORES)
+        result, _ = pipeline_run(bootstrap, "ratio", len(articles), words, folder / f"run{i}", f"ratio{i}")
+        ratios.append(result["articles_per_s"] / raw["articles_per_s"])
+        print(f"   round {i + 1}: pipeline / raw spaCy {ratios[-1]:.3f}", flush=True)
+    median = statistics.median(ratios)
+    print(f"   median of {rounds}: {median:.3f}")
+    return {"ratios": [round(r, 3) for r in ratios], "median": round(median, 3)}
+
+
 # --- 4. latency ---------------------------------------------------------------------------
 
 
@@ -327,16 +347,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-seconds", type=float, default=40)
     parser.add_argument("--soak", type=int, default=0, help="also run N articles and watch memory")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--only", choices=("latency", "soak", "stories"), help="run just this part")
+    parser.add_argument("--only", choices=("latency", "soak", "stories", "ratio"), help="run just this part")
+    parser.add_argument("--rounds", type=int, default=3, help="pairs of runs for --only ratio")
     parser.add_argument("--rate", type=float, help="articles/s for --only latency")
     args = parser.parse_args(argv)
     if args.only:
         articles = load_articles(args.articles, args.limit)
         with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-            if args.only == "stories":
+            if args.only in ("stories", "ratio"):
                 words = sum(len(t.split()) for t in bodies(articles))
+            if args.only == "stories":
                 print(f"story linking on and off, {len(articles)} articles")
                 stories_cost(broker.bootstrap_servers, articles, words, Path(tmp))
+            elif args.only == "ratio":
+                print(f"the pipeline against raw spaCy, alternating, {len(articles)} articles")
+                paired_ratio(broker.bootstrap_servers, articles, words, Path(tmp), args.rounds)
             elif args.only == "latency":
                 if not args.rate:
                     parser.error("--only latency needs --rate (half the pipeline's articles/s)")
