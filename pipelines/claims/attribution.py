@@ -467,17 +467,19 @@ def _cue_kind(token: Token) -> CueKind | None:
     """
     if token.pos_ not in ("VERB", "AUX"):
         return None
-    if token.dep_ == "xcomp" and token.head.lower_ in _REFUSALS:
+    dep = token.dep_
+    if dep == "xcomp" and token.head.lower_ in _REFUSALS:
         return None  # "declined to comment" says nothing
-    if token.dep_ == "relcl" and (_asks_anonymity(token) or not _nonrestrictive(token)):
+    if dep == "relcl" and (_asks_anonymity(token) or not _nonrestrictive(token)):
         return None  # "A worker at the plant, who asked not to be named, said"
     word = token.lower_
     kind = cues.kind_of(word)
-    following = token.nbor(1) if token.i + 1 < len(token.doc) else token
-    if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
-        return "REPORTING"  # "Cruz continued:" introduces the quotation after it
-    if kind is None and _tags_a_quotation(token):
-        return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
+    if kind is None:
+        following = token.nbor(1) if token.i + 1 < len(token.doc) else token
+        if following.text == ":" and following.i + 2 >= token.sent.end:
+            return "REPORTING"  # "Cruz continued:" introduces the quotation after it
+        if _tags_a_quotation(token):
+            return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
     children = list(token.children)  # each walk of ``token.children`` builds its tokens anew
     clause = any(c.dep_ in _CLAUSE_DEPS for c in children) or _as_aside(token)
     if kind == "reporting":
