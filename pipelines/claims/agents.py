@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from spacy.tokens import Doc
+
+from pipelines.claims.words import Words
+
 DENIALS = frozenset("deny denies denied denying refute refutes refuted rejected rejects".split())
 #: Prepositions that add a partner to a "by" phrase ("by the CIA alongside the Air Force").
 PARTNERS = frozenset("with alongside".split())
@@ -42,10 +46,11 @@ def syntax(doc) -> Syntax:
     of an active predicate; either only when it names someone (a proper noun), as a
     whole noun phrase.
     """
-    roots = [t for t in doc if t.dep_ == "ROOT" or t.head.i == t.i]
-    if not roots:
+    whole, start, end = (doc, 0, len(doc)) if isinstance(doc, Doc) else (doc.doc, doc.start, doc.end)
+    root = Words.of(whole).first_root(start, end)  # a walk over ids, not over Token objects
+    if root is None:
         return Syntax(None, None, None)
-    chain = [roots[0]]
+    chain = [whole[root]]
     while (inner := next((c for c in chain[-1].children if c.dep_ in ("ccomp", "xcomp")), None)) is not None:
         chain.append(inner)
     reported = [t for t in chain if t.dep_ in ("ROOT", "ccomp")]

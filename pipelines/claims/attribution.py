@@ -18,6 +18,7 @@ from typing import Literal
 from spacy.tokens import Doc, Span, Token
 
 from pipelines.claims import cues, learned, pronouns
+from pipelines.claims.words import Words
 
 #: Reporting verbs, by surface form (the lemmatizer is not run).
 CUE_VERBS = frozenset(
@@ -177,17 +178,24 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
     the same source is kept once per cue.
     """
     found = []
-    according = _according_to(span)
+    words = Words.of(doc)
+    text = words.text(span)
+    according = _according_to(span) if "according" in text.lower() else None
     if according is not None:
         phrase, to = according
         found.append(
             _with_spans(_describe(phrase, "according to", doc), phrase, to.nbor(-1), to, span, "ACCORDING_TO")
         )
-    colon = _colon_source(span)
+    colon = _colon_source(span) if ":" in text else None  # no colon, no "Name:" line
     if colon is not None:
         phrase, mark = colon
         found.append(_with_spans(_describe(phrase, ":", doc), phrase, mark, mark, span, "COLON"))
-    for token in span:
+    verbs, noun = (words.id("VERB"), words.id("AUX")), words.id("NOUN")
+    for i in range(span.start, span.end):
+        # Only a verb is a cue of the lexicon; a noun only heads a learned shape its stem knows.
+        if words.pos[i] not in verbs and not (words.pos[i] == noun and _may_head_a_shape(words.lower(i))):
+            continue
+        token = doc[i]
         kind = _cue_kind(token)
         shape = kind is None and token.pos_ in _LEARNED_POS
         if shape:  # a shape learned from PolNeAR: "took aim at", "is critical of", "X's opposition to"
@@ -197,26 +205,37 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
         attribution = _verb_attribution(token, kind, shape, span, doc)
         if attribution is not None:
             found.append(attribution)
-    for poll, preposition in _polls(span):  # "In a new CBS poll, Trump leads ...": the poll's finding
+    for poll, preposition in _polls(span, text):  # "In a new CBS poll, Trump leads ...": the poll's finding
         found.append(
             _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
         )
     if not found:
-        headline = _headline(span, doc)
+        headline = _headline(span, doc, words)
         if headline is not None:
             found.append(headline)
     return [a for a in found if not _nested(a, found)]
 
 
-def _headline(span: Span, doc: Doc) -> Attribution | None:
+def _may_head_a_shape(word: str) -> bool:
+    """Whether a noun may head a learned shape: what :func:`learned.kind_of` asks before anything else.
+
+    >>> _may_head_a_shape("table"), _may_head_a_shape("is")
+    (False, True)
+    """
+    return word in cues.COPULAS or learned.heads_a_shape(word)
+
+
+def _headline(span: Span, doc: Doc, words: Words) -> Attribution | None:
     """A title-case headline the tagger read as one name: "Party Icon Jo Blake Endorses Ted Cruz".
 
     The first word the cue lexicon knows, after a word or more, is the cue; the words before it
     (after a "Label:") are the source.
     """
-    words = [t for t in span if t.is_alpha]
-    verbless = span.root.pos_ not in ("VERB", "AUX")
-    if len(words) < 4 or (sum(t.text[0].isupper() for t in words) < 0.8 * len(words) and not verbless):
+    alpha = [i for i in range(span.start, span.end) if words.alpha[i]]
+    if len(alpha) < 4:
+        return None
+    capitals = sum(words.content[words.idx[i]].isupper() for i in alpha)  # a token's first character
+    if capitals < 0.8 * len(alpha) and span.root.pos_ in ("VERB", "AUX"):
         return None
     colon = span.start
     for token in span[1:]:
@@ -283,10 +302,12 @@ def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc:
     return _with_spans(attribution, phrase, token, token, span, kind, _content_of(token, span))
 
 
-def _polls(span: Span) -> list[tuple[Span, Token]]:
-    """The polls a sentence reports by "in": "leads by 9 points in the RealClearPolitics average of polls"."""
+def _polls(span: Span, text: str) -> list[tuple[Span, Token]]:
+    """The polls a sentence reports by "in": "leads by 9 points in the RealClearPolitics average of polls".
+
+    ``text`` is the sentence's text.
+    """
     found = []
-    text = span.text
     if not any(noun in text for noun in ("poll", "Poll", "survey", "Survey", "average")):
         return found  # most sentences: no word of theirs looked at
     for token in span:
@@ -446,48 +467,47 @@ def _cue_kind(token: Token) -> CueKind | None:
     """
     if token.pos_ not in ("VERB", "AUX"):
         return None
-    if token.dep_ == "xcomp" and token.head.lower_ in _REFUSALS:
+    dep = token.dep_
+    if dep == "xcomp" and token.head.lower_ in _REFUSALS:
         return None  # "declined to comment" says nothing
-    if token.dep_ == "relcl" and (_asks_anonymity(token) or not _nonrestrictive(token)):
+    if dep == "relcl" and (_asks_anonymity(token) or not _nonrestrictive(token)):
         return None  # "A worker at the plant, who asked not to be named, said"
-    kind = cues.kind_of(token.lower_)
-    following = token.nbor(1) if token.i + 1 < len(token.doc) else token
-    if kind is None and following.text == ":" and following.i + 2 >= token.sent.end:
-        return "REPORTING"  # "Cruz continued:" introduces the quotation after it
-    if kind is None and _tags_a_quotation(token):
-        return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
-    clause = any(c.dep_ in _CLAUSE_DEPS for c in token.children) or _as_aside(token)
-    said = clause or any(
-        c.dep_ in ("dobj", "oprd") or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS) or _calls_on(c)
-        for c in token.children
-    )
+    word = token.lower_
+    kind = cues.kind_of(word)
+    if kind is None:
+        following = token.nbor(1) if token.i + 1 < len(token.doc) else token
+        if following.text == ":" and following.i + 2 >= token.sent.end:
+            return "REPORTING"  # "Cruz continued:" introduces the quotation after it
+        if _tags_a_quotation(token):
+            return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
+    children = list(token.children)  # each walk of ``token.children`` builds its tokens anew
+    clause = any(c.dep_ in _CLAUSE_DEPS for c in children) or _as_aside(token)
     if kind == "reporting":
-        return "REPORTING" if said or not cues.needs_clause(token.lower_) else None
-    objects = [c for c in token.children if c.dep_ == "dobj"]
+        said = clause or any(
+            c.dep_ in ("dobj", "oprd")
+            or (c.dep_ == "prep" and c.lower_ in _TOPIC_PREPOSITIONS)
+            or _calls_on(c)
+            for c in children
+        )
+        return "REPORTING" if said or not cues.needs_clause(word) else None
+    objects = [c for c in children if c.dep_ == "dobj"]
     if kind == "stance":
-        passive = _by_agent(token) and cues.takes_object(token.lower_)  # "was backed by most voters"
-        if (
-            clause
-            or (objects and cues.takes_object(token.lower_))
-            or (objects and _as_phrase(token))
-            or passive
-        ):
+        passive = _by_agent(token) and cues.takes_object(word)  # "was backed by most voters"
+        if clause or (objects and cues.takes_object(word)) or (objects and _as_phrase(token)) or passive:
             return "STANCE"
         return None
-    if any(c.lower_ in cues.SAYING_NOUNS for c in objects) and cues.is_light_cue(token.lower_):
+    if any(c.lower_ in cues.SAYING_NOUNS for c in objects) and cues.is_light_cue(word):
         return "REPORTING"  # "made the case that", "took aim at", "gave a speech"
-    if token.lower_ in ("put", "puts") and any(c.lower_ == "it" for c in objects):
+    if word in ("put", "puts") and any(c.lower_ == "it" for c in objects):
         return "REPORTING"  # "As one strategist put it, ..."
-    if token.lower_ in cues.COPULAS:
-        stance = any(c.dep_ == "acomp" and c.lower_ in cues.STANCE_ADJECTIVES for c in token.children)
+    if word in cues.COPULAS:
+        stance = any(c.dep_ == "acomp" and c.lower_ in cues.STANCE_ADJECTIVES for c in children)
         return "STANCE" if stance else None  # "Democrats are confident that ...", "She was critical of"
-    if token.lower_ in cues.LIGHT_VERBS:
+    if word in cues.LIGHT_VERBS:
         return None
     # A clause after the verb, and no cue itself: "X will investigate ..., the chair announced"
     # parsed with "announced" under "investigate" is the chair's claim.
-    clauses = (
-        c for c in token.children if c.dep_ == "ccomp" and c.i > token.i and not cues.is_cue_verb(c.lower_)
-    )
+    clauses = (c for c in children if c.dep_ == "ccomp" and c.i > token.i and not cues.is_cue_verb(c.lower_))
     if any(any(g.dep_ in ("mark", "nsubj") for g in c.children) for c in clauses):
         return "REPORTING"
     return None
@@ -931,14 +951,16 @@ def _last_unnamed_person_before(doc: Doc, token_index: int) -> Span | None:
     """
     found = doc.user_data.get(_UNNAMED)
     if found is None:
+        words = Words.of(doc)
+        nsubj, noun = words.id("nsubj"), words.id("NN")
         found = [
-            t.i
-            for t in doc
-            if t.dep_ == "nsubj"
-            and t.tag_ == "NN"
-            and t.lower_ in _ANONYMOUS_HEADS
-            and t.lower_ not in _COLLECTIVE_HEADS
-            and not _inside_quotation(t)
+            i
+            for i, (dep, tag) in enumerate(zip(words.dep, words.tag, strict=True))
+            if dep == nsubj
+            and tag == noun
+            and words.lower(i) in _ANONYMOUS_HEADS
+            and words.lower(i) not in _COLLECTIVE_HEADS
+            and not _inside_quotation(doc[i])
         ]
         doc.user_data[_UNNAMED] = found
     before = [i for i in found if i < token_index]
@@ -970,17 +992,18 @@ def _quotation_flags(doc: Doc) -> list[bool]:
     after a word ('due," he said', 'here,\u201c said').
     """
     flags = [False] * len(doc)
+    words = Words.of(doc)
     for sentence in doc.sents:
-        text = sentence.text.replace("''", ' "')  # the New York Times' ''quote marks''
+        text = words.text(sentence).replace("''", ' "')  # the New York Times' ''quote marks''
         marks = [(m.start(), _opens_quotation(text, m.start())) for m in _QUOTE_MARKS.finditer(text)]
         if not marks:
             continue
         inside, start, next_mark = False, sentence.start_char, 0
-        for token in sentence:
-            while next_mark < len(marks) and marks[next_mark][0] < token.idx - start:
+        for i in range(sentence.start, sentence.end):
+            while next_mark < len(marks) and marks[next_mark][0] < words.idx[i] - start:
                 inside = marks[next_mark][1]
                 next_mark += 1
-            flags[token.i] = inside
+            flags[i] = inside
     return flags
 
 

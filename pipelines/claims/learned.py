@@ -105,9 +105,9 @@ def kind_of(token: Token) -> Kind | None:
     """
     word = token.lower_
     if word in cues.COPULAS:
-        if not any(c.dep_ == "acomp" and _heads_a_shape(c.lower_) for c in token.children):
+        if not any(c.dep_ == "acomp" and heads_a_shape(c.lower_) for c in token.children):
             return None
-    elif not _heads_a_shape(word):
+    elif not heads_a_shape(word):
         return None
     table = _table()
     for key in keys(token):
@@ -122,7 +122,7 @@ def _table() -> frozenset[str]:
     return load_patterns(importlib.resources.files("pipelines.claims") / RESOURCE)
 
 
-def _heads_a_shape(word: str) -> bool:
+def heads_a_shape(word: str) -> bool:
     """Whether ``word``'s stem heads a kept shape ("critical" of "A critic prep:of"), per word once."""
     known = _HEADS_BY_WORD.get(word)
     if known is None:

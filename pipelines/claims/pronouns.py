@@ -18,6 +18,7 @@ from spacy import symbols
 from spacy.tokens import Doc, Span, Token
 
 from pipelines.claims import cues
+from pipelines.claims.words import Words
 
 _MALE_TITLES = frozenset({"mr", "sir", "lord", "king", "prince", "father", "brother"})
 _FEMALE_TITLES = frozenset({"mrs", "ms", "miss", "dame", "lady", "queen", "princess", "sister", "madam"})
@@ -97,12 +98,13 @@ def speaker_tokens(doc: Doc, end: int) -> set[int]:
     """The indices of subjects of cue verbs in ``doc[:end]`` (found once per article)."""
     found = doc.user_data.get(_SPEAKERS)
     if found is None:
+        words = Words.of(doc)
         found = [
-            t.i
-            for t in doc
-            if t.dep == symbols.nsubj
-            and t.head.pos in (symbols.VERB, symbols.AUX)
-            and cues.is_cue_verb(t.head.lower_)
+            i
+            for i, (dep, head) in enumerate(zip(words.dep, words.head, strict=True))
+            if dep == symbols.nsubj
+            and words.pos[head] in (symbols.VERB, symbols.AUX)
+            and cues.is_cue_verb(words.lower(head))
         ]
         doc.user_data[_SPEAKERS] = found
     return {i for i in found if i < end}
