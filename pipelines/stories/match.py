@@ -35,6 +35,7 @@ import numpy as np
 from pipelines.records import Relation
 from pipelines.stories.index import Entry, StoryIndex
 from pipelines.stories.profile import ArticleProfile, Names, load_model
+from pipelines.stories.stores import unpacked
 
 #: Candidate articles asked of the index, candidate stories scored, members read per story.
 CANDIDATES = 50
@@ -462,9 +463,20 @@ _profiles: OrderedDict[tuple[str, str], ArticleProfile] = OrderedDict()
 
 def profile_in(entry: Entry) -> ArticleProfile:
     """The profile an index entry's payload holds (parsed once)."""
-    fields = entry.payload["profile"]
-    key = (entry.key, fields["h"])
-    return _remembered(_profiles, key, lambda: ArticleProfile.from_dict(fields), CACHE_SIZE)
+    key = (entry.key, text_hash_in(entry.payload))
+    return _remembered(
+        _profiles, key, lambda: ArticleProfile.from_dict(unpacked(entry.payload["profile"])), CACHE_SIZE
+    )
+
+
+def text_hash_in(payload: dict[str, Any]) -> str:
+    """The hash of the article's text an index payload holds (beside its packed profile, or in
+    the profile itself, as the stage wrote it before profiles were packed).
+
+    >>> text_hash_in({"h": "8d90", "profile": "{}"}), text_hash_in({"profile": {"h": "8d90"}})
+    ('8d90', '8d90')
+    """
+    return payload["h"] if "h" in payload else payload["profile"]["h"]
 
 
 def _remembered(cache: OrderedDict, key: Hashable, make: Callable[[], Any], size: int) -> Any:
@@ -503,7 +515,7 @@ def decide(
         if entry.key != profile.key
     ]
     for entry, _ in found:
-        if entry.payload["profile"]["h"] == profile.text_hash:
+        if text_hash_in(entry.payload) == profile.text_hash:
             return Decision(entry.story_id, "DUPLICATE", entry.article_id, 1.0)
     stories: list[str] = []
     for entry, _ in found:  # most keys shared first

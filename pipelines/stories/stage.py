@@ -33,7 +33,7 @@ from pipelines.stories.claims import link_claims
 from pipelines.stories.features import story_features
 from pipelines.stories.index import Entry
 from pipelines.stories.match import decide
-from pipelines.stories.stores import open_index
+from pipelines.stories.stores import open_index, packed, unpacked
 
 _LOG = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class LinkStoriesFn(beam.DoFn):
             []
             if decision.relation == "NEW"
             else [
-                (e.article_id, e.payload["claims"])
+                (e.article_id, unpacked(e.payload["claims"]))
                 for e in self._index.members(decision.story_id, EARLIER_VERSIONS)
                 if e.key != key
             ]
@@ -111,10 +111,11 @@ class LinkStoriesFn(beam.DoFn):
             "dropped": [dataclasses.asdict(d) for d in linked.dropped],
             "changes": [dataclasses.asdict(c) for c in linked.changes],
         }
+        # Profile and claims packed as text: see packed(); the hash beside them, read for every candidate.
+        payload = {"h": profile.text_hash, "profile": packed(profile.to_dict()), "claims": packed(claims)}
         entry = self._index.add(
-            key, article.article_id, decision.story_id, event_ms, profile.keys,
-            {"profile": profile.to_dict(), "claims": claims, "output": answer},
-        )  # fmt: skip
+            key, article.article_id, decision.story_id, event_ms, profile.keys, {**payload, "output": answer}
+        )
         self._expire(event_ms)
         # The entry added, or the one another replica added first: either way the answer stored.
         return with_story(article, entry)
