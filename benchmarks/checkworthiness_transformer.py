@@ -47,7 +47,7 @@ from pipelines.claims import checkworthiness
 from pipelines.claims.train import held_out_split, prf, read_data
 from pipelines.cli import article_files
 from pipelines.parse import parse_article
-from pipelines.source import Message
+from pipelines.records import Message
 
 SEED = 13
 BATCH = 32

