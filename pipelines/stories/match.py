@@ -43,10 +43,11 @@ STORIES = 8
 MEMBERS = 12
 #: The "top" mean is over a story's TOP most similar members (a story may hold a few odd members).
 TOP = 6
-#: Profiles parsed from payloads, kept by (occurrence key, text hash): a payload never changes.
-CACHE_SIZE = 2_000
+#: Profiles parsed from payloads, kept by (occurrence key, text hash): a payload never changes
+#: (~8 KB each).
+CACHE_SIZE = 500
 #: Story summaries kept, by their members' keys (~15 KB each: its centroids and sets).
-STORY_CACHE_SIZE = 1_000
+STORY_CACHE_SIZE = 250
 
 KINDS = Names.FIELDS
 

@@ -56,9 +56,11 @@ DEFAULT_FILE = Path("_stories") / "index.sqlite"
 SCHEMA_VERSION = 1
 #: Decoded payloads an index keeps (by entry id), LRU: consecutive articles share many
 #: candidates (the recent articles of a common key), and decoding is most of a query's cost.
-#: A news article's payload (its profile, its claims' profiles) decodes to ~50 KB of Python
-#: objects (tracemalloc, BBC articles): ~100 MB when full, whatever the window.
-PAYLOAD_CACHE = 2_048
+#: A news article's payload decodes to ~18 KB of Python objects (tracemalloc, BBC articles;
+#: its profile and claims stay packed text: see packed()): ~9 MB when full, whatever the
+#: window. 2,048 cost ~0.5 ms an article less on the 1,808 BBC articles (one window) and
+#: ~30 MB more, filled over the first ~2,000 articles of a run.
+PAYLOAD_CACHE = 512
 #: How often a background thread checkpoints the WAL into the database file (the adds'
 #: thread would otherwise do it, an fsync of the file: a 20 ms stall every ~300 adds).
 CHECKPOINT_SECONDS = 1.0
