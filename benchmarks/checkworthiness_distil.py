@@ -97,17 +97,15 @@ def logits(model, tokenizer, sentences: list[str], batch: int = 256) -> list[flo
     with torch.no_grad():
         for start in range(0, len(order), batch):
             chunk = order[start : start + batch]
-            encoded = tokenizer(
-                [sentences[i] for i in chunk],
-                padding=True,
-                truncation=True,
-                max_length=ct.MAX_TOKENS,
-                return_tensors="pt",
-            )
-            z = model(**encoded).logits
+            z = model(**_encoded(tokenizer, [sentences[i] for i in chunk])).logits
             for i, value in zip(chunk, (z[:, 1] - z[:, 0]).tolist(), strict=True):
                 out[i] = value
     return out
+
+
+def _encoded(tokenizer, texts: list[str]):
+    """A batch as the model takes it: padded to its longest text, cut at MAX_TOKENS."""
+    return tokenizer(texts, padding=True, truncation=True, max_length=ct.MAX_TOKENS, return_tensors="pt")
 
 
 def fine_tune_bucketed(base: Path, texts: list[str], labels: list[int], epochs: int):
@@ -133,14 +131,7 @@ def fine_tune_bucketed(base: Path, texts: list[str], labels: list[int], epochs: 
         model.train()
         rng.shuffle(batches)
         for batch in batches:
-            encoded = tokenizer(
-                [texts[i] for i in batch],
-                padding=True,
-                truncation=True,
-                max_length=ct.MAX_TOKENS,
-                return_tensors="pt",
-            )
-            logits_ = model(**encoded).logits
+            logits_ = model(**_encoded(tokenizer, [texts[i] for i in batch])).logits
             loss = torch.nn.functional.cross_entropy(logits_, torch.tensor([labels[i] for i in batch]))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
