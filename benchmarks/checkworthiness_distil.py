@@ -97,48 +97,10 @@ def logits(model, tokenizer, sentences: list[str], batch: int = 256) -> list[flo
     with torch.no_grad():
         for start in range(0, len(order), batch):
             chunk = order[start : start + batch]
-            z = model(**_encoded(tokenizer, [sentences[i] for i in chunk])).logits
+            z = model(**ct.encoded(tokenizer, [sentences[i] for i in chunk])).logits
             for i, value in zip(chunk, (z[:, 1] - z[:, 0]).tolist(), strict=True):
                 out[i] = value
     return out
-
-
-def _encoded(tokenizer, texts: list[str]):
-    """A batch as the model takes it: padded to its longest text, cut at MAX_TOKENS."""
-    return tokenizer(texts, padding=True, truncation=True, max_length=ct.MAX_TOKENS, return_tensors="pt")
-
-
-def fine_tune_bucketed(base: Path, texts: list[str], labels: list[int], epochs: int):
-    """checkworthiness_transformer.fine_tune, but each batch holds sentences of similar length
-    (batches in random order): less padding, about half the CPU time on this data."""
-    import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        get_linear_schedule_with_warmup,
-    )
-
-    torch.manual_seed(SEED)
-    rng = random.Random(SEED)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
-    by_length = sorted(range(len(texts)), key=lambda i: (len(texts[i]), rng.random()))
-    batches = [by_length[s : s + ct.BATCH] for s in range(0, len(by_length), ct.BATCH)]
-    steps = epochs * len(batches)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
-    for _ in range(epochs):
-        model.train()
-        rng.shuffle(batches)
-        for batch in batches:
-            logits_ = model(**_encoded(tokenizer, [texts[i] for i in batch])).logits
-            loss = torch.nn.functional.cross_entropy(logits_, torch.tensor([labels[i] for i in batch]))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-    return model, tokenizer
 
 
 def teachers(args) -> None:
@@ -159,8 +121,8 @@ def teachers(args) -> None:
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         base = ct.base_model(Path(tmp) / "base")
-        model, tokenizer = fine_tune_bucketed(
-            base, [texts[i] for i in fit_idx], [labels[i] for i in fit_idx], args.epochs
+        model, tokenizer = ct.fine_tune(
+            base, [texts[i] for i in fit_idx], [labels[i] for i in fit_idx], args.epochs, bucketed=True
         )
     model.save_pretrained(out / "teacher_a")
     tokenizer.save_pretrained(out / "teacher_a")

@@ -64,8 +64,14 @@ def base_model(folder: Path) -> Path:
     return folder
 
 
-def fine_tune(base: Path, texts: list[str], labels: list[int], epochs: int, each_epoch=None):
-    """Fine-tune base for epochs; each_epoch(model, tokenizer, epoch) is called after each."""
+def fine_tune(
+    base: Path, texts: list[str], labels: list[int], epochs: int, each_epoch=None, bucketed: bool = False
+):
+    """Fine-tune base for epochs; each_epoch(model, tokenizer, epoch) is called after each.
+
+    ``bucketed``: each batch holds sentences of similar length (the batches in random
+    order) instead of a random draw: less padding, about half the CPU time on this data.
+    """
     import torch
     from transformers import (
         AutoModelForSequenceClassification,
@@ -80,20 +86,20 @@ def fine_tune(base: Path, texts: list[str], labels: list[int], epochs: int, each
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
     steps = epochs * -(-len(texts) // BATCH)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
+    if bucketed:
+        by_length = sorted(range(len(texts)), key=lambda i: (len(texts[i]), order_rng.random()))
+        buckets = _batches(by_length)
     for epoch in range(1, epochs + 1):
         model.train()
-        order = list(range(len(texts)))
-        order_rng.shuffle(order)
-        for start in range(0, len(order), BATCH):
-            batch = order[start : start + BATCH]
-            encoded = tokenizer(
-                [texts[i] for i in batch],
-                padding=True,
-                truncation=True,
-                max_length=MAX_TOKENS,
-                return_tensors="pt",
-            )
-            logits = model(**encoded).logits
+        if bucketed:
+            order_rng.shuffle(buckets)
+            batches = buckets
+        else:
+            order = list(range(len(texts)))
+            order_rng.shuffle(order)
+            batches = _batches(order)
+        for batch in batches:
+            logits = model(**encoded(tokenizer, [texts[i] for i in batch])).logits
             loss = torch.nn.functional.cross_entropy(logits, torch.tensor([labels[i] for i in batch]))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -105,6 +111,15 @@ def fine_tune(base: Path, texts: list[str], labels: list[int], epochs: int, each
     return model, tokenizer
 
 
+def _batches(order: list[int]) -> list[list[int]]:
+    return [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
+
+
+def encoded(tokenizer, texts: list[str]):
+    """A batch as the model takes it: padded to its longest text, cut at MAX_TOKENS."""
+    return tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+
+
 def probabilities(model, tokenizer, texts: list[str]) -> list[float]:
     import torch
 
@@ -112,14 +127,8 @@ def probabilities(model, tokenizer, texts: list[str]) -> list[float]:
     scores: list[float] = []
     with torch.no_grad():
         for start in range(0, len(texts), 128):
-            encoded = tokenizer(
-                texts[start : start + 128],
-                padding=True,
-                truncation=True,
-                max_length=MAX_TOKENS,
-                return_tensors="pt",
-            )
-            scores += torch.softmax(model(**encoded).logits, -1)[:, 1].tolist()
+            batch = encoded(tokenizer, texts[start : start + 128])
+            scores += torch.softmax(model(**batch).logits, -1)[:, 1].tolist()
     return scores
 
 

@@ -111,11 +111,13 @@ class LinkStoriesFn(beam.DoFn):
             "dropped": [dataclasses.asdict(d) for d in linked.dropped],
             "changes": [dataclasses.asdict(c) for c in linked.changes],
         }
-        # Profile and claims packed as text: see packed(); the hash beside them, read for every candidate.
-        payload = {"h": profile.text_hash, "profile": packed(profile.to_dict()), "claims": packed(claims)}
-        entry = self._index.add(
-            key, article.article_id, decision.story_id, event_ms, profile.keys, {**payload, "output": answer}
-        )
+        payload = {
+            "h": profile.text_hash,  # beside the packed profile: every candidate's is read
+            "profile": packed(profile.to_dict()),
+            "claims": packed(claims),
+            "output": answer,
+        }
+        entry = self._index.add(key, article.article_id, decision.story_id, event_ms, profile.keys, payload)
         self._expire(event_ms)
         # The entry added, or the one another replica added first: either way the answer stored.
         return with_story(article, entry)
