@@ -24,7 +24,7 @@ setup(
     package_data={
         "pipelines.schemas": ["*.avsc"],
         "pipelines.samples": ["*.txt"],
-        "pipelines.models": ["*.json.gz", "*.json"],
+        "pipelines.models": ["*.json.gz", "*.json", "*.npz"],
         "pipelines.claims": ["learned_cues.json"],
     },
     install_requires=[

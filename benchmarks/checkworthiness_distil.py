@@ -16,6 +16,10 @@ same features (Hinton et al. 2015; Tang et al. 2019 for the transfer set):
    out; Platt scaling on dev with the F1-best cut folded in (0.5 is the decision); then
    the same refitted on the whole transfer set, reported on the held-out 15% at 0.5.
 
+The transfer set (pipelines/claims/transfer.py) and the student (``fit_student`` in
+pipelines/claims/train.py) are the package's: ``claimstream train-checkworthiness`` ships
+the student, from the teacher's logits committed as a table keyed by sentence hash.
+
 Everything goes to ``--out`` (default /tmp/distil; none of it may be committed: it holds
 PolNeAR and BBC sentences). ``--students`` reruns step 3 from there. Needs the
 transformer benchmark's packages (torch==2.13.0 transformers, and ``--no-deps
@@ -32,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import re
 import sys
 import tempfile
 import time
@@ -43,48 +45,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import checkworthiness_transformer as ct  # noqa: E402
 
-from pipelines.claims.checkworthiness import THRESHOLD, dense_features, word_text  # noqa: E402
-from pipelines.claims.train import CHARS, WORDS, held_out_split, prf, read_data  # noqa: E402
+from pipelines.claims import train  # noqa: E402
+from pipelines.claims.checkworthiness import THRESHOLD, dense_features  # noqa: E402
+from pipelines.claims.train import held_out_split, prf, read_data  # noqa: E402
+from pipelines.claims.transfer import transfer_set  # noqa: E402
 
 SEED = 13
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)]))\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
-
-
-def split_sentences(text: str) -> list[str]:
-    """A cheap splitter for the transfer set: paragraphs, then ends of sentences."""
-    out = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        paragraph = " ".join(paragraph.split())
-        out += [s for s in _SENTENCE_END.split(paragraph) if 5 <= len(s.split()) <= 60]
-    return out
-
-
-def augment(sentence: str, rng: random.Random, drop: float = 0.1, window: float = 0.25) -> str:
-    """Tang et al. 2019 without synonyms: words dropped at random, sometimes an n-gram window."""
-    words = sentence.split()
-    if len(words) > 4 and rng.random() < window:
-        n = rng.randint(max(3, len(words) // 3), len(words) - 1)
-        start = rng.randint(0, len(words) - n)
-        words = words[start : start + n]
-    kept = [w for w in words if rng.random() >= drop]
-    return " ".join(kept or words)
-
-
-def transfer_set(texts, train_idx, folders, copies, per_folder, rng):
-    """(sentence, origin) pairs: origin is the ClaimBuster index an augmented copy comes from, or -1."""
-    pairs = [(texts[i], i) for i in train_idx]
-    pairs += [(augment(texts[i], rng), i) for _ in range(copies) for i in train_idx]
-    for folder in folders:
-        found = []
-        for path in sorted(Path(folder).rglob("*.txt")):
-            if path.name.upper() == "README.TXT":
-                continue
-            lines = path.read_text("utf-8", errors="replace").split("\n", 1)
-            found += split_sentences(lines[1] if len(lines) > 1 else lines[0])
-        found = sorted(set(found))
-        rng.shuffle(found)
-        pairs += [(s, -1) for s in found[:per_folder]]
-    return pairs
 
 
 def logits(model, tokenizer, sentences: list[str], batch: int = 256) -> list[float]:
@@ -114,7 +80,8 @@ def teachers(args) -> None:
     train_idx, test_idx, fit_idx, dev_idx = split(labels)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    pairs = transfer_set(texts, train_idx, args.unlabeled, args.copies, args.per_folder, random.Random(SEED))
+    rounds = [(SEED, args.copies, args.per_folder)]
+    pairs = transfer_set(texts, train_idx, [Path(f) for f in args.unlabeled], rounds)
     (out / "transfer.json").write_text(json.dumps(pairs))
     sentences = [s for s, _ in pairs]
     print(f"transfer set: {len(sentences)} sentences", flush=True)
@@ -145,34 +112,10 @@ def split(labels: list[int]) -> tuple[list[int], list[int], list[int], list[int]
 
 
 def fit_student(sentences, dense, teacher, gold, alpha, c, scale=0.03):
-    """The shipped features (train.py's TF-IDF blocks, cues and pools) in a logistic regression
-    fitted to soft targets: sigmoid(teacher logit), mixed with the gold label (weight alpha) where
-    there is one (gold -1: none). Soft cross-entropy as two weighted rows per sentence.
-    Returns a function from (sentences, dense rows) to logits."""
-    import numpy as np
-    from scipy.sparse import csr_matrix, hstack, vstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    soft = 1 / (1 + np.exp(-np.asarray(teacher)))
-    gold = np.asarray(gold)
-    target = np.where(gold >= 0, alpha * np.maximum(gold, 0) + (1 - alpha) * soft, soft)
-    vs = [
-        TfidfVectorizer(
-            preprocessor=word_text, token_pattern=r"\S+", lowercase=False, sublinear_tf=True, **WORDS
-        ).fit(sentences),
-        TfidfVectorizer(analyzer="char_wb", lowercase=True, sublinear_tf=True, **CHARS).fit(sentences),
-    ]
-    mean, std = dense.mean(0), dense.std(0) + 1e-6
-
-    def features(texts, rows):
-        return hstack([*(v.transform(texts) for v in vs), csr_matrix((rows - mean) / std * scale)]).tocsr()
-
-    x = features(sentences, dense)
-    n = len(sentences)
-    clf = LogisticRegression(C=c, max_iter=3000).fit(
-        vstack([x, x]).tocsr(), np.r_[np.ones(n), np.zeros(n)], sample_weight=np.r_[target, 1 - target]
-    )
+    """train.py's student (the shipped features fitted to soft targets: sigmoid(teacher logit),
+    mixed with the gold label, weight alpha, where there is one; gold -1: none), as a function
+    from (sentences, dense rows) to logits."""
+    _, _, _, features, clf = train.fit_student(sentences, dense, teacher, gold, alpha, c, scale)
     return lambda texts, rows: clf.decision_function(features(texts, rows))
 
 

@@ -397,6 +397,17 @@ def _print_scores(model, sentences: list[str]) -> None:
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="JSON list of {sentence_id, label, text}")
+    parser.add_argument(
+        "--unlabeled",
+        nargs="+",
+        default=[],
+        metavar="FOLDER",
+        help="folders of news articles (*.txt) whose sentences join the transfer set (default: none; "
+        "the shipped model: PolNeAR train/text and the BBC sample)",
+    )
+    parser.add_argument(
+        "--teacher", default=None, help="teacher logits table (default: the package's own, .npz)"
+    )
     parser.add_argument("--output", default=None, help="model file (default: the package's own)")
 
 
@@ -407,12 +418,25 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 
     if not Path(args.data).is_file():
         raise InputError(f"no such file: {args.data} (--data)")
+    for folder in args.unlabeled:
+        if not Path(folder).is_dir():
+            raise InputError(f"no such folder: {folder} (--unlabeled)")
+    if args.teacher and not Path(args.teacher).is_file():
+        raise InputError(f"no such file: {args.teacher} (--teacher)")
     output = Path(args.output) if args.output else train.default_output()
     try:
-        info = train.train(Path(args.data), output)
+        info = train.train(
+            Path(args.data),
+            output,
+            [Path(f) for f in args.unlabeled],
+            Path(args.teacher) if args.teacher else None,
+        )
     except ValueError as e:
         raise InputError(str(e)) from None
     print(json.dumps(info, indent=2))
+    missing = info["transfer_set"]["without_teacher_logits"]
+    if missing:
+        print(f"note: {missing} transfer sentences have no teacher logits (other data or folders?): left out")
     print(f"model written to {output}")
     return 0
 

@@ -17,8 +17,11 @@ sentence's score the same wherever it is scored: in the pipeline or by
 ``claimstream score-sentences``.
 
 It is trained by ``claimstream train-checkworthiness`` (pipelines/claims/train.py, with
-scikit-learn) on the ClaimBuster sentences and shipped as a small gzipped JSON file
-in ``pipelines/models``; scoring needs numpy and wordllama, nothing else. Score an
+scikit-learn) on the ClaimBuster sentences, distilled from a fine-tuned transformer: fitted
+to the transformer's soft targets (mixed with the gold labels) on a larger transfer set of
+augmented copies and news sentences (:mod:`pipelines.claims.transfer`). It ships as a
+gzipped JSON file in ``pipelines/models``; scoring needs numpy and wordllama, nothing else
+(no transformer). Score an
 article's sentences in one :meth:`CheckWorthinessModel.scores` call: the
 embeddings are computed as one batch.
 
