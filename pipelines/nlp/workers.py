@@ -21,6 +21,7 @@ import weakref
 
 from spacy.tokens import Doc
 
+from pipelines import heap
 from pipelines.claims import checkworthiness
 from pipelines.nlp.annotate import Annotations, extract, keep_claims
 from pipelines.nlp.model import load_model
@@ -48,6 +49,7 @@ def init_worker(model: str, parent: int | None = None) -> None:
         for sig in _PARENTS_SIGNALS:  # blocked since the process started: see new_pool
             signal.signal(sig, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _PARENTS_SIGNALS)
+    heap.steady_heap()  # spaCy's large batch blocks go back to the system when freed
     _worker["nlp"] = load_model(model)
     _worker["scorer"] = checkworthiness.load_model()
     if parent is not None:
