@@ -33,7 +33,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import StandardOptions
 
-from pipelines import kafka, runstate, sinks
+from pipelines import heap, kafka, runstate, sinks
 from pipelines.errors import OptionError, RegistryError
 from pipelines.kafka.preflight import check_connection
 from pipelines.nlp import ExtractEntitiesAndClaims
@@ -131,6 +131,7 @@ def run(
 
 def _prepare_and_run(options: ClaimstreamOptions, state: RunState):
     """The pipeline's result, or None when stopped before it started."""
+    heap.steady_heap()  # a long run's large buffers go back to the system when freed
     if options.nlp_processes > 1 and options.view_as(StandardOptions).runner == LOCAL_RUNNER:
         start_pool(options.spacy_model, options.nlp_processes)  # models load while the rest starts
     source = read_messages(options, state.run_id)

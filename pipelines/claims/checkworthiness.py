@@ -34,15 +34,15 @@ embeddings are computed as one batch.
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import functools
 import gzip
 import importlib.resources
-import itertools
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +54,10 @@ MODEL_RESOURCE = "checkworthiness.json.gz"
 FORMAT_VERSION = 2
 #: Scores at or above it are check-worthy: the calibration puts the decision here.
 THRESHOLD = 0.5
-#: Words whose character n-gram indices are kept per block (~600 bytes each: 30 MB at most;
-#: the 1,800 BBC articles use 35,000 words).
+#: Words whose character n-gram indices are kept per block (~200 bytes each with the word:
+#: 10 MB at most; the 1,800 BBC articles use 35,000 words).
 WORD_CACHE = 50_000
+_INDEX_BYTES = array.array("i").itemsize  # np.intc's: the packed indices are read back as that
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _DIGIT = re.compile(r"\d")
@@ -109,8 +110,9 @@ class FeatureBlock:
         self._idf_weight = idf * np.asarray(self.weights, dtype=np.float64)
         self._idf_squared = idf * idf
         # char_wb n-grams never cross a word boundary: each word's feature indices
-        # are computed once and reused (news text repeats its words a lot).
-        self._word_cache: dict[str, tuple[int, ...]] = {}
+        # are computed once and reused (news text repeats its words a lot), kept as
+        # packed int32 bytes: ~90 bytes a word where a tuple of ints took ~600.
+        self._word_cache: dict[str, bytes] = {}
 
     def grams(self, sentence: str) -> list[str]:
         low, high = self.ngram_range
@@ -118,22 +120,23 @@ class FeatureBlock:
             return word_ngrams(word_text(sentence), low, high)
         return char_wb_ngrams(sentence, low, high)
 
-    def _indices(self, sentence: str) -> list[int]:
+    def _indices(self, sentence: str) -> bytes:
+        """The sentence's feature indices (repeats kept), as packed int32 bytes."""
         index = self.index
         if self.kind == "words":
-            return [i for i in map(index.get, self.grams(sentence)) if i is not None]
+            return _packed(map(index.get, self.grams(sentence)))
         low, high = self.ngram_range
-        result: list[int] = []
         cache = self._word_cache
+        found = []
         for word in sentence.lower().split():
-            found = cache.get(word)
-            if found is None:
-                found = tuple(i for i in map(index.get, char_wb_ngrams(word, low, high)) if i is not None)
+            packed = cache.get(word)
+            if packed is None:
+                packed = _packed(map(index.get, char_wb_ngrams(word, low, high)))
                 if len(cache) >= WORD_CACHE:
                     cache.clear()  # a feed's vocabulary keeps growing: start again, bounded
-                cache[word] = found
-            result += found
-        return result
+                cache[word] = packed
+            found.append(packed)
+        return b"".join(found)
 
     def contributions(self, sentences: Sequence[str]) -> np.ndarray:
         """Each sentence's TF-IDF vector (sublinear tf, L2 norm) dotted with the weights.
@@ -141,12 +144,12 @@ class FeatureBlock:
         All sentences at once: (sentence, feature) pairs are counted in one ``np.unique``.
         """
         rows = [self._indices(s) for s in sentences]
-        lengths = [len(r) for r in rows]
+        lengths = [len(r) // _INDEX_BYTES for r in rows]
         n, size = len(rows), len(self.idf)
         result = np.zeros(n)
         if not sum(lengths):
             return result
-        features = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=sum(lengths))
+        features = np.frombuffer(b"".join(rows), dtype=np.intc).astype(np.int64)
         pairs = np.repeat(np.arange(n, dtype=np.int64), lengths) * size + features
         pairs, counts = np.unique(pairs, return_counts=True)
         row, feature = np.divmod(pairs, size)
@@ -154,6 +157,15 @@ class FeatureBlock:
         numerator = np.bincount(row, tf * self._idf_weight[feature], minlength=n)
         squares = np.bincount(row, tf * tf * self._idf_squared[feature], minlength=n)
         return np.divide(numerator, np.sqrt(squares), out=result, where=squares > 0)
+
+
+def _packed(indices: Iterable[int | None]) -> bytes:
+    """The indices found (None: an n-gram not in the vocabulary), as int32 bytes.
+
+    >>> np.frombuffer(_packed([3, None, 70_000]), dtype=np.intc).tolist()
+    [3, 70000]
+    """
+    return array.array("i", [i for i in indices if i is not None]).tobytes()
 
 
 #: The hand-made cues, each a pattern whose matches are counted (see cue_features).

@@ -326,7 +326,9 @@ class SqliteIndex:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        db.execute("PRAGMA cache_size = -16000")  # 16 MB of pages: bounded, whatever the window
+        # 4 MB of pages: bounded, whatever the window. The OS keeps the file cached too: 16 MB
+        # here grew the process by 13 MB over a long run for ~2% of the stage's time.
+        db.execute("PRAGMA cache_size = -4000")
         db.execute("PRAGMA temp_store = MEMORY")
         # Checkpoints belong to the background thread; this is the fallback if it fell behind.
         db.execute("PRAGMA wal_autocheckpoint = 10000")
