@@ -65,9 +65,17 @@ def base_model(folder: Path) -> Path:
 
 
 def fine_tune(
-    base: Path, texts: list[str], labels: list[int], epochs: int, each_epoch=None, bucketed: bool = False
+    base: Path,
+    texts: list[str],
+    labels: list[int],
+    epochs: int,
+    each_epoch=None,
+    bucketed: bool = False,
+    seed: int = SEED,
 ):
     """Fine-tune base for epochs; each_epoch(model, tokenizer, epoch) is called after each.
+
+    ``seed`` seeds the classifier head's initialization, dropout and the batch order.
 
     ``bucketed``: each batch holds sentences of similar length (the batches in random
     order) instead of a random draw: less padding, about half the CPU time on this data.
@@ -79,8 +87,8 @@ def fine_tune(
         get_linear_schedule_with_warmup,
     )
 
-    torch.manual_seed(SEED)
-    order_rng = random.Random(SEED)
+    torch.manual_seed(seed)
+    order_rng = random.Random(seed)
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
