@@ -1,5 +1,6 @@
 """A fixed mmap threshold: a large block freed goes back to the system (glibc only)."""
 
+import os
 import subprocess
 import sys
 
@@ -29,8 +30,16 @@ print(round(resident_mb() - before, 1))
 
 
 def _kept_mb(mode: str) -> float:
+    # glibc's own defaults: any MALLOC_* variable (Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in
+    # the process that starts a LocalCluster) turns the threshold's adjustment off.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     result = subprocess.run(
-        [sys.executable, "-c", _PROGRAM, mode], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", _PROGRAM, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
     )
     return float(result.stdout)
 
