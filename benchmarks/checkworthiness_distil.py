@@ -143,19 +143,6 @@ def fit_student(sentences, dense, teacher, gold, alpha, c, scale=0.03):
     return lambda texts, rows: clf.decision_function(features(texts, rows))
 
 
-def platt_at_half(labels, logits_) -> tuple[float, float]:
-    """Platt scaling of dev logits with the F1-best cut folded in, as train.py does."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.reshape(logits_, (-1, 1)), labels)
-    a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    scores = 1 / (1 + np.exp(-(a * logits_ + b)))
-    cuts = [round(0.20 + 0.01 * i, 2) for i in range(61)]
-    cut = max(cuts, key=lambda t: (prf(labels, list(scores >= t))["f1"], -abs(t - THRESHOLD)))
-    return a, b - float(np.log(cut / (1 - cut)))
-
-
 def ensemble_logits(out: Path, names: list[str]) -> tuple:
     """The teachers' ensemble on the transfer set, dev and held-out: the logit of their mean
     probability (students fitted to it: dev F1 0.777 with three teachers; to the mean logit: 0.767)."""
@@ -238,7 +225,7 @@ def students(args) -> None:
                 [sentences[k] for k in keep], dense[keep], teacher[keep], gold[keep], alpha, c, scale
             )
             scores.append(student([texts[i] for i in idx], dense_texts[idx]))
-        a, b = platt_at_half(dev_y, scores[0])
+        a, b, _ = train.calibrated_at_half(dev_y, scores[0])
         at_half = [list(1 / (1 + np.exp(-(a * z + b))) >= THRESHOLD) for z in scores]
         print(f"{name}: dev {prf(dev_y, at_half[0])}, held out {prf(test_y, at_half[1])}", flush=True)
 

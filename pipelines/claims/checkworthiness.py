@@ -21,9 +21,8 @@ scikit-learn) on the ClaimBuster sentences, distilled from a fine-tuned transfor
 to the transformer's soft targets (mixed with the gold labels) on a larger transfer set of
 augmented copies and news sentences (:mod:`pipelines.claims.transfer`). It ships as a
 gzipped JSON file in ``pipelines/models``; scoring needs numpy and wordllama, nothing else
-(no transformer). Score an
-article's sentences in one :meth:`CheckWorthinessModel.scores` call: the
-embeddings are computed as one batch.
+(no transformer). Score an article's sentences in one :meth:`CheckWorthinessModel.scores`
+call: the embeddings are computed as one batch.
 
     >>> model = load_model()
     >>> high, low = model.scores(["Unemployment fell to 4.1% in 2019, the lowest in 50 years.",

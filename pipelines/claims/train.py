@@ -150,6 +150,25 @@ def best_f1(labels, logits) -> float:
     return round(float(f1[last].max()), 4)
 
 
+def calibrated_at_half(labels: list[int], logits) -> tuple[float, float, float]:
+    """A Platt scaling of ``logits`` with the F1-best cut folded into its intercept, so that
+    0.5 is the decision: (a, b, the cut folded), scores being sigmoid(a * logit + b).
+
+    >>> a, b, cut = calibrated_at_half([0, 0, 1, 0, 1, 1], [-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
+    >>> a > 0, 0.2 <= cut <= 0.8
+    (True, True)
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    logits = np.asarray(logits, dtype=np.float64)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), labels)
+    a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    calibrated = 1.0 / (1.0 + np.exp(-(a * logits + b)))
+    cut = max(THRESHOLDS, key=lambda t: (prf(labels, list(calibrated >= t))["f1"], -abs(t - THRESHOLD)))
+    return a, b - float(np.log(cut / (1 - cut))), cut
+
+
 def oof_folds(train_idx: list[int], labels: list[int], pairs: list[tuple[str, int]]):
     """Each transfer pair's fold (0..4): the fold of the ClaimBuster sentence it comes from
     (stratified, seed 13, as the 85% alone), news sentences in turn; and each 85% sentence's."""
@@ -215,12 +234,7 @@ def train(
         )
     cv_f1 = best_f1(list(y), oof)
 
-    # Platt scaling on the out-of-fold logits, then the F1-best threshold folded into it.
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof.reshape(-1, 1), y)
-    a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    calibrated = 1.0 / (1.0 + np.exp(-(a * oof + b)))
-    cut = max(THRESHOLDS, key=lambda t: (prf(list(y), list(calibrated >= t))["f1"], -abs(t - THRESHOLD)))
-    b -= float(np.log(cut / (1 - cut)))
+    a, b, cut = calibrated_at_half(list(y), oof)
     oof_scores = 1.0 / (1.0 + np.exp(-(a * oof + b)))
     cv_at_threshold = prf(list(y), list(oof_scores >= THRESHOLD))
 
