@@ -24,7 +24,7 @@ setup(
     package_data={
         "pipelines.schemas": ["*.avsc"],
         "pipelines.samples": ["*.txt"],
-        "pipelines.models": ["*.json.gz", "*.json", "*.npz"],
+        "pipelines.models": ["*.json.gz", "*.json", "*.npz", "*.onnx"],
         "pipelines.claims": ["learned_cues.json"],
     },
     install_requires=[
@@ -48,6 +48,9 @@ setup(
         "wordllama>=0.4,<0.5",
         "rapidfuzz>=3,<4",
         "redis>=5,<9",
+        # The check-worthiness transformer (int8 ONNX) and its WordPiece tokenizer.
+        "onnxruntime>=1.20,<2",
+        "tokenizers>=0.20,<1",
     ],
     extras_require={
         "test": [

@@ -145,8 +145,10 @@ def best_threshold(labels: list[int], scores: list[float]) -> tuple[float, float
     return max((prf(labels, [s >= t for s in scores])["f1"], t) for t in candidates)
 
 
-def export_int8(model, tokenizer, folder: Path) -> Path:
-    """ONNX export of the positive-class probability, weights quantized to int8."""
+def export_int8(model, tokenizer, folder: Path, logit: bool = False, per_channel: bool = False) -> Path:
+    """ONNX export of the positive-class probability (with ``logit``: the logit difference,
+    positive minus negative), weights quantized to int8 (``per_channel``: a scale per output
+    channel, closer to the float model: up to 0.72 apart in logit on dev, against 1.52)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -157,7 +159,7 @@ def export_int8(model, tokenizer, folder: Path) -> Path:
 
         def forward(self, input_ids, attention_mask):
             logits = self.classifier(input_ids=input_ids, attention_mask=attention_mask).logits
-            return torch.softmax(logits, -1)[:, 1]
+            return logits[:, 1] - logits[:, 0] if logit else torch.softmax(logits, -1)[:, 1]
 
     model.eval()
     example = tokenizer(["The rate fell to 4 percent.", "Thank you."], padding=True, return_tensors="pt")
@@ -168,13 +170,17 @@ def export_int8(model, tokenizer, folder: Path) -> Path:
         (example["input_ids"], example["attention_mask"]),
         str(fp32),
         input_names=["input_ids", "attention_mask"],
-        output_names=["score"],
-        dynamic_axes={**axes, "score": {0: "batch"}},
+        output_names=["logit" if logit else "score"],
+        dynamic_axes={**axes, ("logit" if logit else "score"): {0: "batch"}},
         opset_version=17,
         dynamo=False,
     )
     quantize_dynamic(
-        str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"]
+        str(fp32),
+        str(int8),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gather"],
+        per_channel=per_channel,
     )
     return int8
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pipelines.environment import environment_flags
-from pipelines.errors import ClaimstreamError, InputError
+from pipelines.errors import ClaimstreamError, InputError, OptionError
 from pipelines.service.signals import StopOnSignals
 
 EXIT_USAGE = 2
@@ -138,9 +138,11 @@ def build_parser(with_run_options: bool = True) -> argparse.ArgumentParser:
     _healthcheck_arguments(
         command("healthcheck", _healthcheck, "ask a running pipeline if it is alive (or ready): exit 0 or 1")
     )
-    command(
-        "score-sentences", _score_sentences, "check-worthiness of each stdin line: score<TAB>sentence"
-    ).add_argument("--model", help="a model file (default: the shipped one)")
+    _score_arguments(
+        command(
+            "score-sentences", _score_sentences, "check-worthiness of each stdin line: score<TAB>sentence"
+        )
+    )
     _train_arguments(
         command(
             "train-checkworthiness", _train, "retrain the check-worthiness model (needs the [train] extra)"
@@ -366,12 +368,25 @@ def _demo(args: argparse.Namespace, argv: list[str]) -> int:
 # --- check-worthiness -------------------------------------------------------------------
 
 
+def _score_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="the linear model's file (default: the shipped one)")
+    parser.add_argument(
+        "--checkworthiness",
+        default="cascade",
+        help="cascade (default; the pipeline's) or linear: the linear model alone",
+    )
+
+
 def _score_sentences(args: argparse.Namespace, argv: list[str]) -> int:
-    from pipelines.claims import checkworthiness
+    from pipelines.claims import scorer
 
     if args.model and not Path(args.model).is_file():
         raise InputError(f"no such model file: {args.model} (--model)")
-    model = checkworthiness.load_model(args.model)
+    if args.checkworthiness not in scorer.KINDS:
+        raise OptionError(
+            f"--checkworthiness must be one of {', '.join(scorer.KINDS)}, not {args.checkworthiness!r}"
+        )
+    model = scorer.load_scorer(args.checkworthiness, args.model)
     # Lines are scored in batches (the embeddings are one call), one by one when typed.
     size = 1 if sys.stdin.isatty() else SCORE_BATCH
     batch: list[str] = []

@@ -21,7 +21,8 @@ from pathlib import Path
 from spacy.language import Language
 
 from pipelines import nlp
-from pipelines.claims import checkworthiness, train
+from pipelines.claims import train
+from pipelines.claims.scorer import Scorer, load_scorer
 from pipelines.parse import parse_article
 from pipelines.records import Message
 
@@ -96,13 +97,14 @@ def attribution_scores(gold_file: Path, spacy_nlp: Language, with_type: bool = T
     return Scores(correct, predicted, gold_total, errors)
 
 
-def checkworthiness_scores(data: Path, model: checkworthiness.CheckWorthinessModel | None = None) -> dict:
-    """Precision, recall and F1 of the shipped check-worthiness model on the held-out split.
+def checkworthiness_scores(data: Path, model: Scorer | None = None) -> dict:
+    """Precision, recall and F1 of the shipped check-worthiness score (default: the cascade) on
+    the held-out split.
 
     ``data`` is the ClaimBuster ``train.json`` the model was trained from; the split
     is recomputed exactly as training made it (stratified 15%, seed 13).
     """
-    model = model or checkworthiness.load_model()
+    model = model or load_scorer()
     texts, labels = train.read_data(data)
     _, held_out = train.held_out_split(labels)
     scores = model.scores([texts[i] for i in held_out])

@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
+from pipelines.claims.scorer import KINDS
 from pipelines.envelopes import INPUT_FORMATS
 from pipelines.environment import environment_flags
 from pipelines.errors import OptionError
@@ -140,6 +141,11 @@ def _processing(group) -> None:
     group.add_argument(
         "--min-checkworthiness", dest="min_checkworthiness", type=float, default=0.0,
         help="drop claims without a speaker whose check-worthiness is below this (0..1; default 0: keep all)",
+    )  # fmt: skip
+    group.add_argument(
+        "--checkworthiness", dest="checkworthiness", default=KINDS[0],
+        help="cascade: the linear score, the transformer's where it is within 0.2 of 0.5 (~2 ms a "
+        "sentence it scores); linear: the linear score alone (faster, less accurate)",
     )  # fmt: skip
     group.add_argument(
         "--input-format", dest="input_format", default="auto",
@@ -286,6 +292,10 @@ def validate(options: ClaimstreamOptions) -> None:
         raise OptionError(f"--metrics-port must be a TCP port (1-65535), not {options.metrics_port}")
     if options.nlp_processes < 0:
         raise OptionError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
+    if options.checkworthiness not in KINDS:
+        raise OptionError(
+            f"--checkworthiness must be one of {', '.join(KINDS)}, not {options.checkworthiness!r}"
+        )
     if not 0.0 <= options.min_checkworthiness <= 1.0:  # also rejects nan
         raise OptionError(f"--min-checkworthiness must be between 0 and 1, not {options.min_checkworthiness}")
     positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",

@@ -63,6 +63,7 @@ def build(pipeline: beam.Pipeline, options: ClaimstreamOptions, run_id: str, sou
         run_id,
         options.min_checkworthiness,
         options.stories,
+        options.checkworthiness,
     )
     if options.stories:
         outputs = outputs | "LinkStories" >> LinkStories(
@@ -133,7 +134,8 @@ def _prepare_and_run(options: ClaimstreamOptions, state: RunState):
     """The pipeline's result, or None when stopped before it started."""
     heap.steady_heap()  # a long run's large buffers go back to the system when freed
     if options.nlp_processes > 1 and options.view_as(StandardOptions).runner == LOCAL_RUNNER:
-        start_pool(options.spacy_model, options.nlp_processes)  # models load while the rest starts
+        # The models load while the rest starts.
+        start_pool(options.spacy_model, options.nlp_processes, options.checkworthiness)
     source = read_messages(options, state.run_id)
     if state.stop_requested:
         return None

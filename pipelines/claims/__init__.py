@@ -3,9 +3,10 @@
 A claim is a sentence that asserts something checkable or that holds an
 attribution. Each gets:
 
-- ``score``: check-worthiness in 0..1 from the trained model (:mod:`pipelines.claims.checkworthiness`),
-  the article's sentences scored in one batch; ``check_worthy``: the score is at least 0.5, the
-  model's threshold. A check-worthy sentence is a claim even without a speaker;
+- ``score``: check-worthiness in 0..1 (:mod:`pipelines.claims.scorer`: the linear model, and
+  the fine-tuned transformer where the linear score is unsure), the article's sentences scored
+  in one call; ``check_worthy``: the score is at least 0.5, the calibrated threshold. A
+  check-worthy sentence is a claim even without a speaker;
 - ``attributions``: every source, cue and content of the sentence, from the
   dependency parse (:mod:`pipelines.claims.attribution`): verbs of saying ("A
   senior US official confirmed ..."), of belief and intention ("Democrats fear
@@ -24,21 +25,21 @@ from collections.abc import Sequence
 
 from spacy.tokens import Doc
 
-from pipelines.claims import agents, checkworthiness
+from pipelines.claims import agents
 from pipelines.claims.attribution import Attribution, attributions, main_attribution
-from pipelines.claims.checkworthiness import CheckWorthinessModel
 from pipelines.claims.quotations import quotation_flags, spread_over_quotations
+from pipelines.claims.scorer import Scorer, load_scorer
 
 
 def find_claims(
-    doc: Doc, sentences: Sequence[dict], article_id: str, model: CheckWorthinessModel | None = None
+    doc: Doc, sentences: Sequence[dict], article_id: str, model: Scorer | None = None
 ) -> list[dict]:
     """The ``Claim`` records of one article: check-worthy or attributed sentences.
 
     >>> # "The New York Times revealed that 40 bases were targeted." ->
     >>> # [{"speaker": "The New York Times", "speaker_type": "ORGANIZATION", "cue": "revealed", ...}]
     """
-    model = model or checkworthiness.load_model()
+    model = model or load_scorer()
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
     quoted = quotation_flags(sentences)
     found = [attributions(span, doc) if span is not None else [] for span in spans]

@@ -29,11 +29,13 @@ Needs scikit-learn (``pip install claimstream[train]``); scoring does not.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pipelines.claims.checkworthiness import (
     THRESHOLD,
@@ -184,6 +186,72 @@ def oof_folds(train_idx: list[int], labels: list[int], pairs: list[tuple[str, in
     return pair_folds, np.array([of[i] for i in train_idx])
 
 
+@dataclasses.dataclass
+class StudentSet:
+    """The transfer set as the student is fitted on it, and the 85%'s sentences."""
+
+    pairs: list[tuple[str, int]]  # every transfer sentence and its origin (-1: news)
+    known: Any  # bool per pair: the teacher table knows it (the others are left out)
+    sentences: list[str]  # the known pairs' sentences
+    dense: Any  # their dense features
+    teacher_logits: Any
+    gold: Any  # their gold labels, -1 where there is none
+    pair_folds: Any  # their out-of-fold fold
+    train_idx: list[int]
+    x_text: list[str]  # the 85%'s sentences
+    y: Any  # and their labels
+    gold_folds: Any  # and their folds
+    dense_texts: Any  # the dense features of every ClaimBuster sentence
+
+
+def student_set(texts, labels, train_idx, table, unlabeled=(), rounds=ROUNDS) -> StudentSet:
+    """The transfer set of the 85% (``train_idx``) with the teacher's logits, the gold labels,
+    the dense features and the folds: what fitting and cross-validating the student need."""
+    import numpy as np
+
+    pairs = transfer_set(texts, train_idx, unlabeled, rounds)
+    teacher_logits, known = table.lookup([s for s, _ in pairs])
+    pair_folds, gold_folds = oof_folds(train_idx, labels, pairs)
+    # The first len(train_idx) pairs are the 85%'s sentences themselves: their gold labels.
+    gold = np.array([labels[o] if k < len(train_idx) else -1 for k, (_, o) in enumerate(pairs)])
+    kept = np.flatnonzero(known)
+    sentences = [pairs[k][0] for k in kept]
+    unique = sorted(set(sentences) | set(texts))
+    rows = {s: r for r, s in enumerate(unique)}
+    dense_unique = dense_features(unique, DIMENSIONS).astype(np.float64)
+    return StudentSet(
+        pairs,
+        known,
+        sentences,
+        dense_unique[[rows[s] for s in sentences]],
+        teacher_logits[kept],
+        gold[kept],
+        pair_folds[kept],
+        list(train_idx),
+        [texts[i] for i in train_idx],
+        np.array([labels[i] for i in train_idx]),
+        gold_folds,
+        dense_unique[[rows[s] for s in texts]],
+    )
+
+
+def out_of_fold_logits(st: StudentSet):
+    """The student's logit of each of the 85%'s sentences from the fold that never saw it,
+    nor its copies, nor a fifth of the news sentences."""
+    import numpy as np
+
+    oof = np.zeros(len(st.y))
+    for f in range(FOLDS):
+        fit = np.flatnonzero(st.pair_folds != f)
+        _, _, _, features, clf = fit_student(
+            [st.sentences[k] for k in fit], st.dense[fit], st.teacher_logits[fit], st.gold[fit]
+        )
+        val = np.flatnonzero(st.gold_folds == f)
+        rows = st.dense_texts[np.asarray(st.train_idx)[val]]
+        oof[val] = clf.decision_function(features([st.x_text[j] for j in val], rows))
+    return oof
+
+
 def train(
     data: Path,
     output: Path,
@@ -201,37 +269,12 @@ def train(
     texts, labels = read_data(data)
     table = load_teacher(teacher)  # before the long part: a broken table is one line at once
     train_idx, test_idx = held_out_split(labels)
-    x_text = [texts[i] for i in train_idx]
-    y = np.array([labels[i] for i in train_idx])
     started = time.time()
-
-    # The transfer set; the sentences the teacher table does not know are left out.
-    pairs = transfer_set(texts, train_idx, unlabeled, rounds)
-    teacher_logits, known = table.lookup([s for s, _ in pairs])
-    pair_folds, gold_folds = oof_folds(train_idx, labels, pairs)
-    # The first len(train_idx) pairs are the 85%'s sentences themselves: their gold labels.
-    gold = np.array([labels[o] if k < len(train_idx) else -1 for k, (_, o) in enumerate(pairs)])
-    kept = np.flatnonzero(known)
-    sentences = [pairs[k][0] for k in kept]
-    unique = sorted(set(sentences) | set(texts))
-    rows = {s: r for r, s in enumerate(unique)}
-    dense_unique = dense_features(unique, DIMENSIONS).astype(np.float64)
-    dense = dense_unique[[rows[s] for s in sentences]]
-    dense_texts = dense_unique[[rows[s] for s in texts]]
-    teacher_logits, gold, pair_folds = teacher_logits[kept], gold[kept], pair_folds[kept]
-
-    # Out-of-fold logits of the 85%'s sentences: each fold's student never saw them, nor their
-    # copies, nor a fifth of the news sentences.
-    oof = np.zeros(len(y))
-    for f in range(FOLDS):
-        fit = np.flatnonzero(pair_folds != f)
-        _, _, _, features, clf = fit_student(
-            [sentences[k] for k in fit], dense[fit], teacher_logits[fit], gold[fit]
-        )
-        val = np.flatnonzero(gold_folds == f)
-        oof[val] = clf.decision_function(
-            features([x_text[j] for j in val], dense_texts[np.asarray(train_idx)[val]])
-        )
+    st = student_set(texts, labels, train_idx, table, unlabeled, rounds)
+    x_text, y, dense_texts = st.x_text, st.y, st.dense_texts
+    sentences, dense, teacher_logits, gold = st.sentences, st.dense, st.teacher_logits, st.gold
+    pairs, known = st.pairs, st.known
+    oof = out_of_fold_logits(st)
     cv_f1 = best_f1(list(y), oof)
 
     a, b, cut = calibrated_at_half(list(y), oof)

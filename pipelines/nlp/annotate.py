@@ -13,7 +13,7 @@ from typing import Any
 from spacy.tokens import Doc
 
 from pipelines import claims
-from pipelines.claims.checkworthiness import CheckWorthinessModel
+from pipelines.claims.scorer import Scorer
 from pipelines.claims.words import Words
 from pipelines.records import Article, Claim, EnrichedArticle, Entity, Sentence
 
@@ -82,7 +82,7 @@ def extract(
     doc: Doc,
     paragraphs: Sequence[tuple[int, int]],
     article_id: str,
-    scorer: CheckWorthinessModel | None = None,
+    scorer: Scorer | None = None,
 ) -> Annotations:
     """Sentences, entities and claims of one article body's spaCy doc."""
     sentences = sentences_of(doc, paragraphs)
@@ -136,8 +136,6 @@ def enriched(article: Article, annotations: Annotations, model: str) -> Enriched
     )
 
 
-def annotate(
-    article: Article, doc: Doc, model: str, scorer: CheckWorthinessModel | None = None
-) -> EnrichedArticle:
+def annotate(article: Article, doc: Doc, model: str, scorer: Scorer | None = None) -> EnrichedArticle:
     """The ``EnrichedArticle`` of one parsed article and its spaCy doc (in this process)."""
     return enriched(article, extract(doc, article.paragraphs, article.article_id, scorer), model)

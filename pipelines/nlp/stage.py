@@ -18,6 +18,7 @@ import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines import runstate
+from pipelines.claims.scorer import KINDS
 from pipelines.nlp import workers
 from pipelines.nlp.annotate import Annotations, enriched
 from pipelines.nlp.model import DEFAULT_MODEL, model_name_of
@@ -37,9 +38,12 @@ class ExtractEntitiesAndClaims(beam.PTransform):
         run_id: str = "default",
         min_checkworthiness: float = 0.0,
         stories: bool = False,
+        checkworthiness: str = KINDS[0],
     ) -> None:
         super().__init__()
-        self._fn = AnnotateArticlesFn(model, batch_size, processes, run_id, min_checkworthiness, stories)
+        self._fn = AnnotateArticlesFn(
+            model, batch_size, processes, run_id, min_checkworthiness, stories, checkworthiness
+        )
 
     def expand(self, articles):
         return articles | beam.ParDo(self._fn)
@@ -76,8 +80,10 @@ class AnnotateArticlesFn(beam.DoFn):
         run_id: str = "default",
         min_checkworthiness: float = 0.0,
         stories: bool = False,
+        checkworthiness: str = KINDS[0],
     ) -> None:
         self._model = model
+        self._checkworthiness = checkworthiness
         self._batch_size = batch_size
         self._processes = processes
         self._run_id = run_id
@@ -94,10 +100,10 @@ class AnnotateArticlesFn(beam.DoFn):
         if self._processes > 1:
             # The workers load their models while reading starts (run() may have started
             # them already); the first chunk waits for them if it has to.
-            self._pool, loaded = workers.take_pool(self._model, self._processes)
+            self._pool, loaded = workers.take_pool(self._model, self._processes, self._checkworthiness)
             _when_all_done(loaded, self._loaded)
         else:
-            workers.init_worker(self._model)
+            workers.init_worker(self._model, checkworthiness=self._checkworthiness)
             self._loaded()
 
     def _loaded(self) -> None:

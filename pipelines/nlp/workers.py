@@ -22,7 +22,7 @@ import weakref
 from spacy.tokens import Doc
 
 from pipelines import heap
-from pipelines.claims import checkworthiness
+from pipelines.claims import scorer
 from pipelines.nlp.annotate import Annotations, extract, keep_claims
 from pipelines.nlp.model import load_model
 from pipelines.records import EnrichedArticle, Source
@@ -42,11 +42,12 @@ SPACY_BATCH = 4
 
 _worker: dict = {}  # this process's models, once init_worker has run
 _pools: weakref.WeakSet = weakref.WeakSet()  # every pool this process started
-_started: dict[tuple[str, int], concurrent.futures.ProcessPoolExecutor] = {}  # see start_pool
+_started: dict[tuple[str, int, str], tuple] = {}  # see start_pool
 
 
-def init_worker(model: str, parent: int | None = None) -> None:
-    """Load the spaCy model and the check-worthiness model once in this process.
+def init_worker(model: str, parent: int | None = None, checkworthiness: str = scorer.KINDS[0]) -> None:
+    """Load the spaCy model and the check-worthiness scorer (``--checkworthiness``) once in
+    this process.
 
     A worker process exits by itself when ``parent`` goes away, even if it was
     killed and could not shut its pool down.
@@ -57,7 +58,7 @@ def init_worker(model: str, parent: int | None = None) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _PARENTS_SIGNALS)
     heap.steady_heap()  # spaCy's large batch blocks go back to the system when freed
     _worker["nlp"] = load_model(model)
-    _worker["scorer"] = checkworthiness.load_model()
+    _worker["scorer"] = scorer.load_scorer(checkworthiness)
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="watch-parent").start()
 
@@ -115,7 +116,9 @@ def _story_features(found: Annotations, text: str, article_id: str, title: str |
     return story_features(article)
 
 
-def new_pool(model: str, processes: int) -> tuple[concurrent.futures.ProcessPoolExecutor, list]:
+def new_pool(
+    model: str, processes: int, checkworthiness: str = scorer.KINDS[0]
+) -> tuple[concurrent.futures.ProcessPoolExecutor, list]:
     """A pool of ``processes`` workers, started now, and a future per worker that is done
     once its models are loaded.
 
@@ -129,7 +132,7 @@ def new_pool(model: str, processes: int) -> tuple[concurrent.futures.ProcessPool
         processes,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=init_worker,
-        initargs=(model, os.getpid()),
+        initargs=(model, os.getpid(), checkworthiness),
     )
     _pools.add(pool)
     with _parents_signals_blocked():
@@ -138,16 +141,20 @@ def new_pool(model: str, processes: int) -> tuple[concurrent.futures.ProcessPool
     return pool, loaded
 
 
-def start_pool(model: str, processes: int) -> None:
+def start_pool(model: str, processes: int, checkworthiness: str = scorer.KINDS[0]) -> None:
     """Start a pool now, for the NLP stage to take later (:func:`take_pool`): the
     workers load their models while the rest of the run starts."""
-    if (model, processes) not in _started:
-        _started[(model, processes)] = new_pool(model, processes)
+    key = (model, processes, checkworthiness)
+    if key not in _started:
+        _started[key] = new_pool(*key)
 
 
-def take_pool(model: str, processes: int) -> tuple[concurrent.futures.ProcessPoolExecutor, list]:
+def take_pool(
+    model: str, processes: int, checkworthiness: str = scorer.KINDS[0]
+) -> tuple[concurrent.futures.ProcessPoolExecutor, list]:
     """The pool :func:`start_pool` started for these settings, else a new one."""
-    return _started.pop((model, processes), None) or new_pool(model, processes)
+    key = (model, processes, checkworthiness)
+    return _started.pop(key, None) or new_pool(*key)
 
 
 @contextlib.contextmanager
