@@ -93,17 +93,18 @@ def test_a_bad_model_file_is_one_line(tmp_path):
 
 @needs_data
 def test_held_out_scores_are_the_shipped_ones():
-    """The shipped model on the 15% it never saw (the split is recomputed here), at 0.5."""
-    scores = evaluation.checkworthiness_scores(CLAIMBUSTER)
+    """The shipped linear model on the 15% it never saw (the split is recomputed here), at 0.5."""
+    scores = evaluation.checkworthiness_scores(CLAIMBUSTER, checkworthiness.load_model())
     assert scores.pop("sentences") == 1196
     assert scores == checkworthiness.load_model().info["held_out_scores"]
     assert scores["f1"] >= 0.815  # 0.8233; the model fitted to gold labels alone it replaced: 0.797
 
 
 @needs_data
-@pytest.mark.xfail(strict=True, reason="not reached: see the README's check-worthiness section")
 def test_held_out_f1_reaches_the_goal():
-    assert evaluation.checkworthiness_scores(CLAIMBUSTER)["f1"] >= GOAL_F1
+    """The pipeline's default score (the cascade: linear, the transformer where it is unsure)."""
+    scores = evaluation.checkworthiness_scores(CLAIMBUSTER)
+    assert scores["f1"] >= GOAL_F1, scores  # 0.8358: P 0.8289, R 0.8428
 
 
 @needs_data
