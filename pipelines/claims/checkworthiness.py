@@ -22,7 +22,8 @@ to the transformer's soft targets (mixed with the gold labels) on a larger trans
 augmented copies and news sentences (:mod:`pipelines.claims.transfer`). It ships as a
 gzipped JSON file in ``pipelines/models``; scoring needs numpy and wordllama, nothing else
 (no transformer). Score an article's sentences in one :meth:`CheckWorthinessModel.scores`
-call: the embeddings are computed as one batch.
+call: the embeddings are computed as one batch. The pipeline's score is this model's, and the
+transformer's where this one is unsure (:mod:`pipelines.claims.scorer`).
 
     >>> model = load_model()
     >>> high, low = model.scores(["Unemployment fell to 4.1% in 2019, the lowest in 50 years.",
