@@ -131,10 +131,13 @@ def test_the_iran_denial_is_dropped(samples):
     assert all(d.article_id == first.article_id for d in links.dropped)
 
 
-def test_the_memo_noforn_and_quds_force_claims_are_new(samples):
+def test_the_memo_and_quds_force_claims_are_new(samples):
     _, _, links = samples
-    for words in ("classified memo", "NOFORN", "Quds Force"):
+    for words in ("classified memo", "Quds Force"):
         assert claim_with(links, words).link is None, words
+    # "... internal documents, marked as Top Secret/NOFORN, paint a more granular picture" is
+    # vague and unattributed: no claim (the transformer scores it 0.21; linear alone: 0.57).
+    assert not any("NOFORN" in c.text for c in links.claims)
 
 
 def test_links_point_at_the_earlier_claims(samples):
