@@ -17,8 +17,9 @@ the bundled samples repeated), it measures and prints:
 5. with --soak N: resident memory over a run of N articles (warm-up vs end);
 6. with --only stories: the pipeline with story linking (the default) against
    ``--no-stories``, best of two runs each, alternating, and the ratio;
-7. with --only ratio [--rounds N]: raw spaCy (n_process = cores) and the pipeline in
-   alternating runs, each pair's ratio and their median (the machine's speed drifts).
+7. with --only ratio [--rounds N]: raw spaCy (n_process = cores) and the pipeline (as
+   shipped, and with ``--checkworthiness linear``) in alternating runs, each pair's ratio
+   and their median (the machine's speed drifts).
 """
 
 from __future__ import annotations
@@ -254,19 +255,26 @@ def stories_cost(bootstrap: str, articles, words: int, folder: Path, rounds: int
 def paired_ratio(bootstrap: str, articles, words: int, folder: Path, rounds: int = 3) -> dict:
     """The pipeline against raw spaCy (``n_process`` = cores) in alternating runs, and the
     median of each pair's ratio: this machine's speed drifts by the hour (raw spaCy alone
-    has read 26 to 34 articles/s), so each pipeline run is set against the raw run beside it."""
+    has read 26 to 34 articles/s), so each pipeline run is set against the raw run beside it.
+    Each round runs the pipeline twice: as shipped, and with ``--checkworthiness linear``
+    (no transformer)."""
     kafka.ensure_topic(KafkaConfig.of(bootstrap), "ratio", 2)
     kafka.publish(KafkaConfig.of(bootstrap), "ratio", [(n.encode(), b) for n, b in articles])
     model, texts = nlp.load_model(), bodies(articles)
-    ratios = []
+    variants = {"as shipped": (), "--checkworthiness linear": ("--checkworthiness", "linear")}
+    ratios: dict[str, list[float]] = {name: [] for name in variants}
     for i in range(rounds):
         raw = raw_rate(model, texts, words, CORES)
-        result, _ = pipeline_run(bootstrap, "ratio", len(articles), words, folder / f"run{i}", f"ratio{i}")
-        ratios.append(result["articles_per_s"] / raw["articles_per_s"])
-        print(f"   round {i + 1}: pipeline / raw spaCy {ratios[-1]:.3f}", flush=True)
-    median = statistics.median(ratios)
-    print(f"   median of {rounds}: {median:.3f}")
-    return {"ratios": [round(r, 3) for r in ratios], "median": round(median, 3)}
+        for k, (name, extra) in enumerate(variants.items()):
+            run = folder / f"run{i}-{k}"
+            result, _ = pipeline_run(bootstrap, "ratio", len(articles), words, run, f"ratio{i}-{k}", *extra)
+            ratios[name].append(result["articles_per_s"] / raw["articles_per_s"])
+            print(f"   round {i + 1}, {name}: pipeline / raw spaCy {ratios[name][-1]:.3f}", flush=True)
+    medians = {name: statistics.median(r) for name, r in ratios.items()}
+    for name, median in medians.items():
+        print(f"   {name}: median of {rounds}: {median:.3f}")
+    return {name: {"ratios": [round(x, 3) for x in ratios[name]], "median": round(medians[name], 3)}
+            for name in variants}  # fmt: skip
 
 
 # --- 4. latency ---------------------------------------------------------------------------
