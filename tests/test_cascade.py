@@ -52,6 +52,15 @@ def test_a_sentence_scores_the_same_alone_and_among_others():
     assert model.scores([]) == []
 
 
+def test_a_sentence_seen_again_is_not_run_again():
+    model = transformer.load_transformer()
+    sentence = "The minister said 40 schools would close by 2027, twice the number announced."
+    first = model.scores([sentence])
+    runs = model._logit.cache_info().misses
+    assert model.scores([sentence, sentence]) == first * 2
+    assert model._logit.cache_info().misses == runs  # both from the cache
+
+
 def test_the_transformer_takes_only_the_unsure_sentences():
     linear, cascade = scorer.load_scorer("linear"), scorer.load_scorer()
     network = transformer.load_transformer()
