@@ -55,3 +55,18 @@ def read_avro_folder(folder: Path) -> list[dict]:
         with file.open("rb") as f:
             records.extend(fastavro.reader(f))
     return records
+
+
+def annotated_by_fn(article, **settings) -> list:
+    """The ``EnrichedArticle`` an ``AnnotateArticlesFn`` with ``settings`` makes of ``article``,
+    through its whole life (setup, one bundle, teardown), in this process."""
+    from pipelines.nlp import AnnotateArticlesFn
+
+    fn = AnnotateArticlesFn(nlp.DEFAULT_MODEL, batch_size=2, **settings)
+    fn.setup()
+    try:
+        fn.start_bundle()
+        outputs = list(fn.process(article, 0, None)) + list(fn.finish_bundle())
+    finally:
+        fn.teardown()
+    return [wv.value for wv in outputs]

@@ -8,13 +8,12 @@ import sys
 
 import pytest
 
-from pipelines import nlp, options
+from pipelines import options
 from pipelines.claims import checkworthiness, scorer, transformer
 from pipelines.errors import InputError, OptionError
-from pipelines.nlp import AnnotateArticlesFn
 from pipelines.parse import parse_article
 from pipelines.records import Message
-from tests.conftest import ARTICLES, REPEATED_HEADLINE
+from tests.conftest import ARTICLES, REPEATED_HEADLINE, annotated_by_fn
 
 SENTENCES = [
     "They said the war would be over in weeks.",
@@ -27,11 +26,11 @@ SENTENCES = [
     "He has been wrong on every issue.",
 ]
 
-BUDGET = b"""Budget Row
+SCHOOLS = b"""Schools Row
 
-The deficit rose to 4% of GDP in 2024, the treasury said. Critics called it reckless. Spending on \
-health grew by 12 billion euros. They said the war would be over in weeks. Exports fell by a third \
-in 2023, the lowest level since 1990."""
+The minister said 40 schools would close by 2027, twice the number announced. Critics called \
+it reckless. They said the war would be over in weeks. Teachers' pay rose by 3% last year, the \
+union said, and class sizes grew for the fourth year running."""
 
 
 def test_the_shipped_transformer_carries_its_settings():
@@ -74,17 +73,10 @@ def test_the_transformer_takes_only_the_unsure_sentences():
 
 
 def test_the_pipeline_scores_with_the_scorer_asked_for():
-    article = parse_article(Message(payload=BUDGET))
+    article = parse_article(Message(payload=SCHOOLS))
 
     def scores_with(kind: str) -> dict[str, float]:
-        fn = AnnotateArticlesFn(nlp.DEFAULT_MODEL, batch_size=2, checkworthiness=kind)
-        fn.setup()
-        try:
-            fn.start_bundle()
-            outputs = list(fn.process(article, 0, None)) + list(fn.finish_bundle())
-        finally:
-            fn.teardown()
-        return {c.text: c.score for wv in outputs for c in wv.value.claims}
+        return {c.text: c.score for a in annotated_by_fn(article, checkworthiness=kind) for c in a.claims}
 
     for kind in scorer.KINDS:
         found = scores_with(kind)

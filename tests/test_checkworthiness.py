@@ -16,11 +16,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from pipelines import evaluation, nlp, options
 from pipelines.claims import checkworthiness, train, transfer
 from pipelines.errors import InputError, OptionError
-from pipelines.nlp import AnnotateArticlesFn
 from pipelines.nlp.annotate import keep_claims
 from pipelines.parse import parse_article
 from pipelines.records import ARTICLE, Message, from_avro, to_avro
-from tests.conftest import ARTICLES, REPEATED_HEADLINE, message_from
+from tests.conftest import ARTICLES, REPEATED_HEADLINE, annotated_by_fn, message_from
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CLAIMBUSTER = SHARED / "data" / "claimbuster" / "train.json"
@@ -202,14 +201,7 @@ def test_min_checkworthiness_drops_unattributed_claims_below_it(spacy_nlp):
     assert keep_claims(annotations, 0.0) == annotations  # the default keeps all
 
     def claims_with(minimum: float) -> list:
-        fn = AnnotateArticlesFn(nlp.DEFAULT_MODEL, batch_size=2, min_checkworthiness=minimum)
-        fn.setup()
-        try:
-            fn.start_bundle()
-            outputs = list(fn.process(article, 0, None)) + list(fn.finish_bundle())
-        finally:
-            fn.teardown()
-        return [c.claim_id for wv in outputs for c in wv.value.claims]
+        return [c.claim_id for a in annotated_by_fn(article, min_checkworthiness=minimum) for c in a.claims]
 
     assert claims_with(cut) == [c.claim_id for c in kept]
     assert claims_with(0.0) == [c.claim_id for c in claims]
