@@ -549,3 +549,28 @@ def test_a_belief_inside_a_long_quotation_is_not_the_believer_s(spacy_nlp):
 def test_a_headline_s_source(body, fragment, speaker, spacy_nlp):
     claim = claim_for(article_of(f"{body}\n\nThe race goes on.", spacy_nlp), fragment)
     assert claim.speaker is not None and speaker in claim.speaker
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # A present participle right after its noun: the noun speaks through it.
+        (
+            "The mayor held a lead in the spring, with polls showing her ahead by nine points.",
+            "spring",
+            "polls",
+        ),
+        ("A petition calling for a new vote has reached 40,000 signatures.", "petition", "A petition"),
+        # After an object, the subject of the verb above speaks: "X wrote an op-ed urging".
+        ("Senator Ada Price wrote a column urging Congress to pass the bill.", "column", "Senator Ada Price"),
+    ],
+)
+def test_a_participle_speaks_for_its_noun(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_a_participle_after_a_thing_speaks_for_no_one(spacy_nlp):
+    body = "Trump was heard on a microphone telling Christie to go home."
+    claim = claim_for(article_of(body, spacy_nlp), "microphone")
+    assert "a microphone" not in [a.speaker for a in claim.attributions]

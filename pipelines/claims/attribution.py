@@ -118,6 +118,13 @@ _FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
 _FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
 _POLL_NOUNS = frozenset("poll polls survey surveys average".split())
+#: What speaks through a participle: "polls showing", "a letter alleging", "ads demanding".
+_MESSAGE_NOUNS = frozenset(
+    """poll polls survey surveys report reports study studies letter letters email emails memo
+    ad ads advertisement petition statement message messages tweet tweets post posts book op-ed
+    editorial column article record records document documents data analysis video calls
+    resolution graphics signs""".split()
+)
 _CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
 _OPENING_QUOTES = frozenset({'"', "\u201c", "``", "''"})
 _QUOTE_MARKS = re.compile('["\u201c\u201d]')
@@ -608,8 +615,10 @@ def _speaking_subject(verb: Token) -> Token | None:
             if verb_.tag_ == "VBG" and verb_.dep_ == "advcl" and head.dep_ == "ccomp" and head.i < verb_.i:
                 head = head.head  # "Cruz said Trump is wrong, stating ...": Cruz states, not Trump
             verb_ = head
-        elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and verb_.head.lower_ in cues.NOUNS:
-            verb_ = verb_.head.head  # "X issued a statement saying ..."
+        elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and _speaks_through(verb_):
+            verb_ = verb_.head.head  # "X issued a statement saying ...", "X wrote an op-ed urging ..."
+        elif verb_ is verb and _participle_of(verb) is not None:
+            return _participle_of(verb)  # "with polls showing ...", "a letter alleging ..."
         elif verb_.dep_ == "pcomp" and verb_.head.dep_ == "prep" and verb_.head.head.pos_ in ("VERB", "AUX"):
             verb_ = verb_.head.head  # "Bolton distanced himself from it by saying ..."
         else:
@@ -619,6 +628,33 @@ def _speaking_subject(verb: Token) -> Token | None:
     if subject is not None and subject.lower_ == "that" and verb_.dep_ == "relcl":
         subject = verb_.head
     return subject
+
+
+def _participle_of(verb: Token) -> Token | None:
+    """The noun a present participle of a cue modifies, which speaks through it: "polls showing".
+
+    "with polls showing her lead gone", "a letter alleging that ..."; not a noun the
+    participle follows as its object ("X issued a statement saying": X speaks).
+    """
+    if verb.dep_ != "acl" or verb.tag_ != "VBG" or verb.i == 0:
+        return None
+    noun = verb.head
+    if noun.pos_ not in ("NOUN", "PROPN") or noun.i != verb.i - 1 or noun.lower_ in _SKIPPED_SUBJECTS:
+        return None  # right after its noun: not "an email to supporters stating"
+    if noun.dep_ == "dobj" or not (_is_agent(noun) or noun.lower_ in _MESSAGE_NOUNS):
+        return None  # "a microphone telling", "her work trying": no one speaks
+    return noun
+
+
+def _speaks_through(verb: Token) -> bool:
+    """Whether a verb modifying an object is said by the subject of the verb above it.
+
+    "X issued a statement saying", "X wrote an op-ed urging", "X emailed supporters saying".
+    """
+    above = verb.head.head
+    if above.pos_ not in ("VERB", "AUX"):
+        return False
+    return verb.head.lower_ in cues.NOUNS or (verb.tag_ == "VBG" and verb.doc[verb.i - 1].i == verb.head.i)
 
 
 def _misparsed_clause(verb: Token) -> bool:
