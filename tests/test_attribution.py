@@ -574,3 +574,22 @@ def test_a_participle_after_a_thing_speaks_for_no_one(spacy_nlp):
     body = "Trump was heard on a microphone telling Christie to go home."
     claim = claim_for(article_of(body, spacy_nlp), "microphone")
     assert "a microphone" not in [a.speaker for a in claim.attributions]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # The small model reads the cue after a short opening subject as a noun.
+        ("Many fear the mayor will raise taxes again.", "taxes", "Many"),
+        ("Trump predicts that as rivals drop out, many of their voters will switch.", "rivals", "Trump"),
+    ],
+)
+def test_a_cue_misread_as_a_noun_after_an_opening_subject(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_a_cue_word_that_is_a_noun_opens_no_attribution(spacy_nlp):
+    body = "The campaign plans for the fall are based on a new poll of voters."
+    claims = article_of(body, spacy_nlp).claims
+    assert all(a.speaker != "The" for c in claims for a in c.attributions)

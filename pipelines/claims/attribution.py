@@ -117,6 +117,10 @@ _FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
 #: Adverbs that open a subject phrase without naming anyone: "Even those who ...".
 _FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
+#: Shares of people that open a sentence as its subject: "Some view ...", "Many fear ...".
+_QUANTIFIERS = frozenset("some many most all both few several".split())
+#: Words after a cue word that make it a noun: "Republican fears of", "Trump's views on".
+_NOT_CONTENT = frozenset("of on about over for to from with by and or".split())
 _POLL_NOUNS = frozenset("poll polls survey surveys average".split())
 #: What speaks through a participle: "polls showing", "a letter alleging", "ads demanding".
 _MESSAGE_NOUNS = frozenset(
@@ -217,7 +221,7 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
         )
     if not found:
-        headline = _headline(span, doc, words)
+        headline = _headline(span, doc, words) or _misread_opening(span, doc)
         if headline is not None:
             found.append(headline)
     return [a for a in found if not _nested(a, found)]
@@ -263,6 +267,53 @@ def _headline(span: Span, doc: Doc, words: Words) -> Attribution | None:
             return None
         return _with_spans(attribution, phrase, token, token, span, cue_kind)
     return None
+
+
+def _misread_opening(span: Span, doc: Doc) -> Attribution | None:
+    """A cue verb the tagger read as a noun after a short opening subject: "Many fear Trump will ...".
+
+    "Trump predicts that ...", "Some view X as ...", "One in five say ...": the words before
+    the cue (a name, a noun, a share of people) are its source, the rest of the sentence
+    what they say or think.
+    """
+    for k in range(1, min(5, len(span) - 3)):
+        cue = span[k]
+        kind = cues.kind_of(cue.lower_)
+        if kind is None or cue.tag_ not in ("NN", "NNS", "VBP", "VBZ") or not cue.is_lower:
+            continue
+        if any(c.dep_ in ("nsubj", "nsubjpass") for c in cue.children):
+            return None  # parsed as a verb with its subject: the rules above had their say
+        after = doc[cue.i + 1]
+        if cue.dep_ != "ROOT" and after.lower_ != "that":
+            return None  # "The document release centers on": a noun inside the subject
+        if after.is_punct or after.lower_ in _NOT_CONTENT or after.pos_ in ("VERB", "AUX"):
+            return None  # "Republican fears of ...", "Democratic hopes are fading": a noun
+        phrase = doc[span.start : cue.i]
+        if not _opening_subject(phrase):
+            return None
+        attribution = _describe(phrase, cue.text, doc)
+        if attribution.speaker is None:
+            return None
+        cue_kind: CueKind = "REPORTING" if kind == "reporting" else "STANCE"
+        return _with_spans(attribution, phrase, cue, cue, span, cue_kind)
+    return None
+
+
+def _opening_subject(phrase: Span) -> bool:
+    """Whether the words opening a sentence can be a subject: a name, a noun or a share of people.
+
+    >>> # "Trump", "Many", "One in five", "Dems"; not "His", "It", "In Iowa"
+    """
+    first = phrase[0]
+    if not (first.is_title or first.is_upper) or first.lower_ in _PRONOUNS | _SKIPPED_SUBJECTS:
+        return False
+    if first.pos_ == "ADP" or first.tag_ in ("PRP$", "WP", "WRB", "IN", "CC", "RB"):
+        return False
+    allowed = ("NOUN", "PROPN", "NUM", "DET", "ADJ", "PRON")
+    alone = len(phrase) == 1 and (first.pos_ != "DET" or first.lower_ in _QUANTIFIERS)
+    if phrase[-1].pos_ not in ("NOUN", "PROPN", "NUM") and not alone:
+        return False  # "The campaign", "The murderous attacks": the cue word is the noun
+    return all(t.pos_ in allowed or (t.lower_ == "in" and t.i > first.i) for t in phrase)
 
 
 def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
