@@ -593,3 +593,25 @@ def test_a_cue_word_that_is_a_noun_opens_no_attribution(spacy_nlp):
     body = "The campaign plans for the fall are based on a new poll of voters."
     claims = article_of(body, spacy_nlp).claims
     assert all(a.speaker != "The" for c in claims for a in c.attributions)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # A writing finds or reads what it says; "voters find it hard" is no cue.
+        ("A new county poll finds the mayor ahead by six points.", "poll", "A new county poll"),
+        ('"Stay home on Sunday," the sign read.', "Sunday", "the sign"),
+        # Knowing, wondering and chanting are annotated as attributions.
+        ("Reporters know they are being spun by the campaign.", "spun", "Reporters"),
+        ('The crowd chanted, "Build the bridge!"', "crowd", "The crowd"),
+    ],
+)
+def test_writings_knowing_and_chanting(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_reading_is_no_cue_of_a_reader(spacy_nlp):
+    body = "Most voters read the county paper, which costs $2, every morning."
+    claims = article_of(body, spacy_nlp).claims
+    assert all(a.speaker != "Most voters" for c in claims for a in c.attributions)

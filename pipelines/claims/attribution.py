@@ -129,6 +129,12 @@ _MESSAGE_NOUNS = frozenset(
     editorial column article record records document documents data analysis video calls
     resolution graphics signs""".split()
 )
+#: Writings that say what they find or read: "A new poll finds ...", "the sign read ...".
+_WRITINGS = _MESSAGE_NOUNS | frozenset(
+    "editorial headline sign note banner caption suit lawsuit complaint filing indictment text".split()
+)
+#: Verbs whose subject is a writing: not cues of their own ("voters find it hard").
+_WRITING_VERBS = frozenset("find finds read reads".split())
 _CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
 _OPENING_QUOTES = frozenset({'"', "\u201c", "``", "''"})
 _QUOTE_MARKS = re.compile('["\u201c\u201d]')
@@ -538,6 +544,11 @@ def _cue_kind(token: Token) -> CueKind | None:
             return "REPORTING"  # "Cruz continued:" introduces the quotation after it
         if _tags_a_quotation(token):
             return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
+        writer = word in _WRITING_VERBS and any(
+            c.dep_ == "nsubj" and c.lower_ in _WRITINGS for c in token.children
+        )
+        if writer:
+            return "REPORTING"  # "the poll finds Trump up", '"...," the editorial read'
     children = list(token.children)  # each walk of ``token.children`` builds its tokens anew
     clause = any(c.dep_ in _CLAUSE_DEPS for c in children) or _as_aside(token)
     if kind == "reporting":
