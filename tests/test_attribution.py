@@ -615,3 +615,16 @@ def test_reading_is_no_cue_of_a_reader(spacy_nlp):
     body = "Most voters read the county paper, which costs $2, every morning."
     claims = article_of(body, spacy_nlp).claims
     assert all(a.speaker != "Most voters" for c in claims for a in c.attributions)
+
+
+def test_a_belief_before_a_scare_quote_is_the_believer_s(spacy_nlp):
+    body = 'The mayor believes in budgets that "add up."'
+    claim = claim_for(article_of(body, spacy_nlp), "budgets")
+    assert claim.speaker == "The mayor" and claim.cue == "believes"
+
+
+def test_a_clause_asking_for_anonymity_attributes_nothing(spacy_nlp):
+    body = 'A senior nurse at Kelso General, who did not want to be named, said wards were "full".'
+    claim = claim_for(article_of(body, spacy_nlp), "nurse")
+    assert claim.speaker == "A senior nurse at Kelso General"
+    assert [a.cue.text for a in claim.attributions] == ["said"]

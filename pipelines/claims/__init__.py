@@ -27,7 +27,7 @@ from spacy.tokens import Doc
 from pipelines.claims import agents, checkworthiness
 from pipelines.claims.attribution import Attribution, attributions, main_attribution
 from pipelines.claims.checkworthiness import CheckWorthinessModel
-from pipelines.claims.quotations import quotation_flags, spread_over_quotations
+from pipelines.claims.quotations import quotation_flags, spread_over_quotations, starts_quoted
 
 
 def find_claims(
@@ -42,10 +42,11 @@ def find_claims(
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
     quoted = quotation_flags(sentences)
     found = [attributions(span, doc) if span is not None else [] for span in spans]
-    # In a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs.
+    # In a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs;
+    # not before a scare quote ('Ramos believes in journalism that "takes sides."').
     mains = [
-        main_attribution([a for a in f if not (is_quoted and a.cue_kind == "STANCE")])
-        for f, is_quoted in zip(found, quoted, strict=True)
+        main_attribution([a for a in f if not (in_quotation and a.cue_kind == "STANCE")])
+        for f, in_quotation in zip(found, starts_quoted(sentences), strict=True)
     ]
     spread_over_quotations(mains, quoted, sentences)
 

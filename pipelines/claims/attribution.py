@@ -117,6 +117,8 @@ _FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
 #: Adverbs that open a subject phrase without naming anyone: "Even those who ...".
 _FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
+#: Words of a relative clause that asks for anonymity: "who requested anonymity", "not to be named".
+_ANONYMITY_WORDS = frozenset("anonymity anonymous condition named identified".split())
 #: Shares of people that open a sentence as its subject: "Some view ...", "Many fear ...".
 _QUANTIFIERS = frozenset("some many most all both few several".split())
 #: Words after a cue word that make it a noun: "Republican fears of", "Trump's views on".
@@ -219,6 +221,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             kind = learned.kind_of(token)
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
+        if token.dep_ == "xcomp" and token.head.dep_ == "relcl" and _asks_anonymity(token.head):
+            continue  # "named" of "who did not want to be named"
         attribution = _verb_attribution(token, kind, shape, span, doc)
         if attribution is not None:
             found.append(attribution)
@@ -621,10 +625,11 @@ def _calls_on(preposition: Token) -> bool:
 
 
 def _asks_anonymity(verb: Token) -> bool:
-    """ "who asked not to be named", "who requested anonymity": no attribution of its own."""
-    if any(c.lower_ in ("anonymity", "condition") for c in verb.subtree):
-        return True
-    return any(c.dep_ == "xcomp" and any(g.dep_ == "neg" for g in c.children) for c in verb.children)
+    """ "who asked not to be named", "who did not want to be identified": no attribution of its own.
+
+    "who has vowed not to buy ..." is one.
+    """
+    return any(c.lower_ in _ANONYMITY_WORDS for c in verb.subtree)
 
 
 def _nonrestrictive(verb: Token) -> bool:
