@@ -628,3 +628,26 @@ def test_a_clause_asking_for_anonymity_attributes_nothing(spacy_nlp):
     claim = claim_for(article_of(body, spacy_nlp), "nurse")
     assert claim.speaker == "A senior nurse at Kelso General"
     assert [a.cue.text for a in claim.attributions] == ["said"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # A cause's object does what the infinitive says.
+        (
+            "The landslide led party chair Ann Cole to declare the race over.",
+            "landslide",
+            "party chair Ann Cole",
+        ),
+        ("The closure caused many residents to wonder if the bus will return.", "closure", "many residents"),
+    ],
+)
+def test_the_object_of_a_cause_speaks(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_the_object_of_an_urging_does_not_speak(spacy_nlp):
+    body = "The mayor urged residents to vote for the new bridge in 2024."
+    claim = claim_for(article_of(body, spacy_nlp), "bridge")
+    assert "residents" not in [a.speaker for a in claim.attributions]

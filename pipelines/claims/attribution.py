@@ -119,6 +119,11 @@ _FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
 #: Words of a relative clause that asks for anonymity: "who requested anonymity", "not to be named".
 _ANONYMITY_WORDS = frozenset("anonymity anonymous condition named identified".split())
+#: Verbs of causing whose object does what the infinitive after them says: "led X to declare".
+_CAUSATIVES = frozenset(
+    """lead leads led leading leave leaves left leaving prompt prompts prompted prompting cause causes
+    caused causing force forces forced forcing drive drives drove driving""".split()
+)
 #: Shares of people that open a sentence as its subject: "Some view ...", "Many fear ...".
 _QUANTIFIERS = frozenset("some many most all both few several".split())
 #: Words after a cue word that make it a noun: "Republican fears of", "Trump's views on".
@@ -677,6 +682,8 @@ def _speaking_subject(verb: Token) -> Token | None:
             verb_ = verb_.head.head  # "Readers were quick to condemn ...": the readers
         elif verb_.dep_ == "acl" and _misparsed_clause(verb_):
             return verb_.head  # "Romney, the 2012 nominee, tweeted": the verb hung on the name
+        elif verb_.dep_ == "xcomp" and _controller(verb_) is not None:
+            return _controller(verb_)  # "The victory led Priebus to declare ...": Priebus declares
         elif verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
             head = verb_.head
             if verb_.tag_ == "VBG" and verb_.dep_ == "advcl" and head.dep_ == "ccomp" and head.i < verb_.i:
@@ -722,6 +729,20 @@ def _speaks_through(verb: Token) -> bool:
     if above.pos_ not in ("VERB", "AUX"):
         return False
     return verb.head.lower_ in cues.NOUNS or (verb.tag_ == "VBG" and verb.doc[verb.i - 1].i == verb.head.i)
+
+
+def _controller(infinitive: Token) -> Token | None:
+    """The object a cause makes do what an infinitive says: "led Priebus to declare", "caused many to wonder".
+
+    Only after verbs of causing: "urged women to vote" is the urging's, not the women's.
+    """
+    head = infinitive.head
+    if infinitive.tag_ != "VB" or head.lower_ not in _CAUSATIVES:
+        return None
+    noun = next((c for c in head.children if c.dep_ == "dobj" and c.i < infinitive.i), None)
+    if noun is None or noun.lower_ in _PRONOUNS or noun.lower_ in _SKIPPED_SUBJECTS:
+        return None
+    return noun
 
 
 def _misparsed_clause(verb: Token) -> bool:
