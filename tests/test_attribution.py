@@ -651,3 +651,18 @@ def test_the_object_of_an_urging_does_not_speak(spacy_nlp):
     body = "The mayor urged residents to vote for the new bridge in 2024."
     claim = claim_for(article_of(body, spacy_nlp), "bridge")
     assert "residents" not in [a.speaker for a in claim.attributions]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        (
+            "Any honest reading of the council's actions, said Jo Marsh, points to a cover-up.",
+            "reading",
+            "Jo Marsh",
+        ),
+        ("And the mayor, said Tom Reyes, will not forgive or forget.", "mayor", "Tom Reyes"),
+    ],
+)
+def test_a_speech_tag_after_a_comma_names_the_speaker(body, fragment, speaker, spacy_nlp):
+    assert claim_for(article_of(body, spacy_nlp), fragment).speaker == speaker

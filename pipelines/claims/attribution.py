@@ -119,6 +119,10 @@ _FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
 #: Words of a relative clause that asks for anonymity: "who requested anonymity", "not to be named".
 _ANONYMITY_WORDS = frozenset("anonymity anonymous condition named identified".split())
+#: Verbs of saying that take no person as object: "..., said Jo Link." is an inverted speech tag.
+_TAG_VERBS = frozenset(
+    "said says added adds wrote writes noted notes argued argues explained recalled".split()
+)
 #: Verbs of causing whose object does what the infinitive after them says: "led X to declare".
 _CAUSATIVES = frozenset(
     """lead leads led leading leave leaves left leaving prompt prompts prompted prompting cause causes
@@ -341,6 +345,8 @@ def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc:
         subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
     elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
         subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
+    elif kind == "REPORTING" and subject is not None and subject.i < token.i and _tag_after_comma(token):
+        subject = _inverted_subject(token)  # "... get nervous, said Christine Link, ...": not "Couple"
     if subject is not None and _is_dateline(subject, span):
         subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
     if shape and (subject is None or not _is_agent(subject)):
@@ -451,6 +457,21 @@ def _inverted_subject(verb: Token) -> Token | None:
     while token.head is not verb and token.head.i > verb.i and token.head.pos_ in ("PROPN", "NOUN"):
         token = token.head
     return token if token.pos_ in ("PROPN", "NOUN") else None
+
+
+def _tag_after_comma(verb: Token) -> bool:
+    """Whether a verb of saying after a comma has a named speaker right after it: "..., said Jo Link."
+
+    The words before the comma are what was said; the parser took them for the subject.
+    """
+    doc = verb.doc
+    if verb.i < 2 or doc[verb.i - 1].text != "," or verb.lower_ not in _TAG_VERBS:
+        return False  # not "X, a senator, told AFP": the object of a verb that takes one
+    speaker = _inverted_subject(verb)
+    if speaker is None or not (speaker.ent_type_ in ("PERSON", "ORG") or speaker.lower_ in _ANONYMOUS_HEADS):
+        return False
+    end = _subject_span(speaker).end  # then a comma or the end: not 'said Obama "understood'
+    return end >= verb.sent.end or doc[end].text in (",", ".", ";")
 
 
 def _is_dateline(subject: Token, sentence: Span) -> bool:
