@@ -22,16 +22,20 @@ def quotation_flags(sentences: Sequence[dict]) -> list[bool]:
     return [quoted for quoted, _ in _quotation_states(sentences)]
 
 
-def starts_quoted(sentences: Sequence[dict]) -> list[bool]:
-    """Whether each sentence starts inside a quotation: opened before it, or by its first character.
+def quotation_states(sentences: Sequence[dict]) -> tuple[list[bool], list[bool]]:
+    """Per sentence: part of a direct quotation (:func:`quotation_flags`), and inside one from its start.
 
-    A belief there is the quoted speaker's words ("“Nobody wanted this.”"); one before a
-    scare quote is not ('Ramos believes in journalism that "takes sides."').
+    Inside from its start: the quotation opened before it, or by its first character, or its
+    first quote mark closes one. A belief there is the quoted speaker's words
+    ("“Nobody wanted this.”"); one before a scare quote is not ('Ramos believes in
+    journalism that "takes sides."').
 
-    >>> starts_quoted([{"text": 'She wants "change."', "paragraph": 0}, {"text": '"We won.', "paragraph": 0}])
-    [False, True]
+    >>> two = [{"text": 'Jo wants "change."', "paragraph": 0}, {"text": '"We won.', "paragraph": 1}]
+    >>> quotation_states(two)
+    ([True, True], [False, True])
     """
-    return [start for _, start in _quotation_states(sentences)]
+    states = _quotation_states(sentences)
+    return [quoted for quoted, _ in states], [start for _, start in states]
 
 
 def _quotation_states(sentences: Sequence[dict]) -> list[tuple[bool, bool]]:
