@@ -666,3 +666,10 @@ def test_the_object_of_an_urging_does_not_speak(spacy_nlp):
 )
 def test_a_speech_tag_after_a_comma_names_the_speaker(body, fragment, speaker, spacy_nlp):
     assert claim_for(article_of(body, spacy_nlp), fragment).speaker == speaker
+
+
+def test_a_quotation_closing_an_inner_one_keeps_its_speech_tag(spacy_nlp):
+    # The New York Times writes quote marks as two apostrophes; ",''' said" closes two quotations.
+    body = "''I would call it 'old-school,''' said Jo Marsh, who ran the county office."
+    claim = claim_for(article_of(body, spacy_nlp), "old-school")
+    assert claim.speaker == "Jo Marsh"

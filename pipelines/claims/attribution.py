@@ -121,7 +121,7 @@ _FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 _ANONYMITY_WORDS = frozenset("anonymity anonymous condition named identified".split())
 #: Verbs of saying that take no person as object: "..., said Jo Link." is an inverted speech tag.
 _TAG_VERBS = frozenset(
-    "said says added adds wrote writes noted notes argued argues explained recalled".split()
+    "say said says added adds wrote writes noted notes argued argues explained recalled".split()
 )
 #: Verbs of causing whose object does what the infinitive after them says: "led X to declare".
 _CAUSATIVES = frozenset(
@@ -440,6 +440,8 @@ def _follows_quotation(verb: Token, sentence: Span) -> bool:
     """Whether a finite ``verb`` comes right after a closing quotation mark: '...," said'."""
     doc = verb.doc
     before = doc[verb.i - 1] if verb.i > sentence.start else None
+    if before is not None and before.text == "'" and before.i - 1 > sentence.start:
+        before = doc[before.i - 1] if doc[before.i - 1].text == "''" else before  # an inner quote closed too
     if before is None or before.text not in _CLOSING_QUOTES or verb.tag_ not in ("VBD", "VBZ", "VBP"):
         return False
     inner = doc[before.i - 1] if before.i > sentence.start else None
@@ -1139,7 +1141,8 @@ def _quotation_flags(doc: Doc) -> list[bool]:
     flags = [False] * len(doc)
     words = Words.of(doc)
     for sentence in doc.sents:
-        text = words.text(sentence).replace("''", ' "')  # the New York Times' ''quote marks''
+        # the New York Times' ''quote marks''; after an inner one, ",''' said" closes both
+        text = words.text(sentence).replace("'''", "' \"").replace("''", ' "')
         marks = [(m.start(), _opens_quotation(text, m.start())) for m in _QUOTE_MARKS.finditer(text)]
         if not marks:
             continue
