@@ -549,3 +549,127 @@ def test_a_belief_inside_a_long_quotation_is_not_the_believer_s(spacy_nlp):
 def test_a_headline_s_source(body, fragment, speaker, spacy_nlp):
     claim = claim_for(article_of(f"{body}\n\nThe race goes on.", spacy_nlp), fragment)
     assert claim.speaker is not None and speaker in claim.speaker
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # A present participle right after its noun: the noun speaks through it.
+        (
+            "The mayor held a lead in the spring, with polls showing her ahead by nine points.",
+            "spring",
+            "polls",
+        ),
+        ("A petition calling for a new vote has reached 40,000 signatures.", "petition", "A petition"),
+        # After an object, the subject of the verb above speaks: "X wrote an op-ed urging".
+        ("Senator Ada Price wrote a column urging Congress to pass the bill.", "column", "Senator Ada Price"),
+    ],
+)
+def test_a_participle_speaks_for_its_noun(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_a_participle_after_a_thing_speaks_for_no_one(spacy_nlp):
+    body = "Trump was heard on a microphone telling Christie to go home."
+    claim = claim_for(article_of(body, spacy_nlp), "microphone")
+    assert "a microphone" not in [a.speaker for a in claim.attributions]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # The small model reads the cue after a short opening subject as a noun.
+        ("Many fear the mayor will raise taxes again.", "taxes", "Many"),
+        ("Trump predicts that as rivals drop out, many of their voters will switch.", "rivals", "Trump"),
+    ],
+)
+def test_a_cue_misread_as_a_noun_after_an_opening_subject(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_a_cue_word_that_is_a_noun_opens_no_attribution(spacy_nlp):
+    body = "The campaign plans for the fall are based on a new poll of voters."
+    claims = article_of(body, spacy_nlp).claims
+    assert all(a.speaker != "The" for c in claims for a in c.attributions)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # A writing finds or reads what it says; "voters find it hard" is no cue.
+        ("A new county poll finds the mayor ahead by six points.", "poll", "A new county poll"),
+        ('"Stay home on Sunday," the sign read.', "Sunday", "the sign"),
+        # Knowing, wondering and chanting are annotated as attributions.
+        ("Reporters know they are being spun by the campaign.", "spun", "Reporters"),
+        ('The crowd chanted, "Build the bridge!"', "crowd", "The crowd"),
+    ],
+)
+def test_writings_knowing_and_chanting(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_reading_is_no_cue_of_a_reader(spacy_nlp):
+    body = "Most voters read the county paper, which costs $2, every morning."
+    claims = article_of(body, spacy_nlp).claims
+    assert all(a.speaker != "Most voters" for c in claims for a in c.attributions)
+
+
+def test_a_belief_before_a_scare_quote_is_the_believer_s(spacy_nlp):
+    body = 'The mayor believes in budgets that "add up."'
+    claim = claim_for(article_of(body, spacy_nlp), "budgets")
+    assert claim.speaker == "The mayor" and claim.cue == "believes"
+
+
+def test_a_clause_asking_for_anonymity_attributes_nothing(spacy_nlp):
+    body = 'A senior nurse at Kelso General, who did not want to be named, said wards were "full".'
+    claim = claim_for(article_of(body, spacy_nlp), "nurse")
+    assert claim.speaker == "A senior nurse at Kelso General"
+    assert [a.cue.text for a in claim.attributions] == ["said"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        # A cause's object does what the infinitive says.
+        (
+            "The landslide led party chair Ann Cole to declare the race over.",
+            "landslide",
+            "party chair Ann Cole",
+        ),
+        ("The closure caused many residents to wonder if the bus will return.", "closure", "many residents"),
+    ],
+)
+def test_the_object_of_a_cause_speaks(body, fragment, speaker, spacy_nlp):
+    claim = claim_for(article_of(body, spacy_nlp), fragment)
+    assert speaker in [a.speaker for a in claim.attributions]
+
+
+def test_the_object_of_an_urging_does_not_speak(spacy_nlp):
+    body = "The mayor urged residents to vote for the new bridge in 2024."
+    claim = claim_for(article_of(body, spacy_nlp), "bridge")
+    assert "residents" not in [a.speaker for a in claim.attributions]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "speaker"),
+    [
+        (
+            "Any honest reading of the council's actions, said Jo Marsh, points to a cover-up.",
+            "reading",
+            "Jo Marsh",
+        ),
+        ("And the mayor, said Tom Reyes, will not forgive or forget.", "mayor", "Tom Reyes"),
+    ],
+)
+def test_a_speech_tag_after_a_comma_names_the_speaker(body, fragment, speaker, spacy_nlp):
+    assert claim_for(article_of(body, spacy_nlp), fragment).speaker == speaker
+
+
+def test_a_quotation_closing_an_inner_one_keeps_its_speech_tag(spacy_nlp):
+    # The New York Times writes quote marks as two apostrophes; ",''' said" closes two quotations.
+    body = "''I would call it 'old-school,''' said Jo Marsh, who ran the county office."
+    claim = claim_for(article_of(body, spacy_nlp), "old-school")
+    assert claim.speaker == "Jo Marsh"

@@ -27,7 +27,7 @@ from spacy.tokens import Doc
 
 from pipelines.claims import agents
 from pipelines.claims.attribution import Attribution, attributions, main_attribution
-from pipelines.claims.quotations import quotation_flags, spread_over_quotations
+from pipelines.claims.quotations import quotation_states, spread_over_quotations
 from pipelines.claims.scorer import Scorer, load_scorer
 
 
@@ -41,12 +41,13 @@ def find_claims(
     """
     model = model or load_scorer()
     spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in sentences]
-    quoted = quotation_flags(sentences)
+    quoted, starts_quoted = quotation_states(sentences)
     found = [attributions(span, doc) if span is not None else [] for span in spans]
-    # In a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs.
+    # In a quotation, a belief ("Nobody wanted ...") is the quoted speaker's words, not theirs;
+    # not before a scare quote ('Ramos believes in journalism that "takes sides."').
     mains = [
-        main_attribution([a for a in f if not (is_quoted and a.cue_kind == "STANCE")])
-        for f, is_quoted in zip(found, quoted, strict=True)
+        main_attribution([a for a in f if not (in_quotation and a.cue_kind == "STANCE")])
+        for f, in_quotation in zip(found, starts_quoted, strict=True)
     ]
     spread_over_quotations(mains, quoted, sentences)
 

@@ -117,7 +117,35 @@ _FLOATING_QUANTIFIERS = frozenset({"both", "all", "each"})
 #: Adverbs that open a subject phrase without naming anyone: "Even those who ...".
 _FOCUS_WORDS = frozenset("even only also just especially particularly".split())
 #: Nouns for a poll whose findings a sentence reports "in" it.
+#: Words of a relative clause that asks for anonymity: "who requested anonymity", "not to be named".
+_ANONYMITY_WORDS = frozenset("anonymity anonymous condition named identified".split())
+#: Verbs of saying that take no person as object: "..., said Jo Link." is an inverted speech tag.
+_TAG_VERBS = frozenset(
+    "say said says added adds wrote writes noted notes argued argues explained recalled".split()
+)
+#: Verbs of causing whose object does what the infinitive after them says: "led X to declare".
+_CAUSATIVES = frozenset(
+    """lead leads led leading leave leaves left leaving prompt prompts prompted prompting cause causes
+    caused causing force forces forced forcing drive drives drove driving""".split()
+)
+#: Shares of people that open a sentence as its subject: "Some view ...", "Many fear ...".
+_QUANTIFIERS = frozenset("some many most all both few several".split())
+#: Words after a cue word that make it a noun: "Republican fears of", "Trump's views on".
+_NOT_CONTENT = frozenset("of on about over for to from with by and or".split())
 _POLL_NOUNS = frozenset("poll polls survey surveys average".split())
+#: What speaks through a participle: "polls showing", "a letter alleging", "ads demanding".
+_MESSAGE_NOUNS = frozenset(
+    """poll polls survey surveys report reports study studies letter letters email emails memo
+    ad ads advertisement petition statement message messages tweet tweets post posts book op-ed
+    editorial column article record records document documents data analysis video calls
+    resolution graphics signs""".split()
+)
+#: Writings that say what they find or read: "A new poll finds ...", "the sign read ...".
+_WRITINGS = _MESSAGE_NOUNS | frozenset(
+    "editorial headline sign note banner caption suit lawsuit complaint filing indictment text".split()
+)
+#: Verbs whose subject is a writing: not cues of their own ("voters find it hard").
+_WRITING_VERBS = frozenset("find finds read reads".split())
 _CLOSING_QUOTES = frozenset({'"', "\u201d", "''", "\u2019"})
 _OPENING_QUOTES = frozenset({'"', "\u201c", "``", "''"})
 _QUOTE_MARKS = re.compile('["\u201c\u201d]')
@@ -202,6 +230,8 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             kind = learned.kind_of(token)
         if kind is None or _inside_quotation(token):
             continue  # a cue inside a quotation is the quoted speaker's words
+        if token.dep_ == "xcomp" and token.head.dep_ == "relcl" and _asks_anonymity(token.head):
+            continue  # "named" of "who did not want to be named"
         attribution = _verb_attribution(token, kind, shape, span, doc)
         if attribution is not None:
             found.append(attribution)
@@ -210,7 +240,7 @@ def attributions(span: Span, doc: Doc) -> list[Attribution]:
             _with_spans(_describe(poll, preposition.text, doc), poll, preposition, preposition, span, "NOUN")
         )
     if not found:
-        headline = _headline(span, doc, words)
+        headline = _headline(span, doc, words) or _misread_opening(span, doc)
         if headline is not None:
             found.append(headline)
     return [a for a in found if not _nested(a, found)]
@@ -258,6 +288,53 @@ def _headline(span: Span, doc: Doc, words: Words) -> Attribution | None:
     return None
 
 
+def _misread_opening(span: Span, doc: Doc) -> Attribution | None:
+    """A cue verb the tagger read as a noun after a short opening subject: "Many fear Trump will ...".
+
+    "Trump predicts that ...", "Some view X as ...", "One in five say ...": the words before
+    the cue (a name, a noun, a share of people) are its source, the rest of the sentence
+    what they say or think.
+    """
+    for k in range(1, min(5, len(span) - 3)):
+        cue = span[k]
+        kind = cues.kind_of(cue.lower_)
+        if kind is None or cue.tag_ not in ("NN", "NNS", "VBP", "VBZ") or not cue.is_lower:
+            continue
+        if any(c.dep_ in ("nsubj", "nsubjpass") for c in cue.children):
+            return None  # parsed as a verb with its subject: the rules above had their say
+        after = doc[cue.i + 1]
+        if cue.dep_ != "ROOT" and after.lower_ != "that":
+            return None  # "The document release centers on": a noun inside the subject
+        if after.is_punct or after.lower_ in _NOT_CONTENT or after.pos_ in ("VERB", "AUX"):
+            return None  # "Republican fears of ...", "Democratic hopes are fading": a noun
+        phrase = doc[span.start : cue.i]
+        if not _opening_subject(phrase):
+            return None
+        attribution = _describe(phrase, cue.text, doc)
+        if attribution.speaker is None:
+            return None
+        cue_kind: CueKind = "REPORTING" if kind == "reporting" else "STANCE"
+        return _with_spans(attribution, phrase, cue, cue, span, cue_kind)
+    return None
+
+
+def _opening_subject(phrase: Span) -> bool:
+    """Whether the words opening a sentence can be a subject: a name, a noun or a share of people.
+
+    >>> # "Trump", "Many", "One in five", "Dems"; not "His", "It", "In Iowa"
+    """
+    first = phrase[0]
+    if not (first.is_title or first.is_upper) or first.lower_ in _PRONOUNS | _SKIPPED_SUBJECTS:
+        return False
+    if first.pos_ == "ADP" or first.tag_ in ("PRP$", "WP", "WRB", "IN", "CC", "RB"):
+        return False
+    allowed = ("NOUN", "PROPN", "NUM", "DET", "ADJ", "PRON")
+    alone = len(phrase) == 1 and (first.pos_ != "DET" or first.lower_ in _QUANTIFIERS)
+    if phrase[-1].pos_ not in ("NOUN", "PROPN", "NUM") and not alone:
+        return False  # "The campaign", "The murderous attacks": the cue word is the noun
+    return all(t.pos_ in allowed or (t.lower_ == "in" and t.i > first.i) for t in phrase)
+
+
 def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc: Doc) -> Attribution | None:
     """The attribution cue ``token`` makes in sentence ``span``: its subject, resolved; else None.
 
@@ -268,6 +345,8 @@ def _verb_attribution(token: Token, kind: CueKind, shape: bool, span: Span, doc:
         subject = _inverted_subject(token)  # '... every amendment," said Cruz': Cruz, not the amendment
     elif kind == "REPORTING" and subject is None and _follows_quotation(token, span):
         subject = _inverted_subject(token)  # "...,'' recalled Mr. Rhodes", Rhodes parsed as the object
+    elif kind == "REPORTING" and subject is not None and subject.i < token.i and _tag_after_comma(token):
+        subject = _inverted_subject(token)  # "... get nervous, said Christine Link, ...": not "Couple"
     if subject is not None and _is_dateline(subject, span):
         subject = None  # the parser took "LONDON (Reuters) - Trump said" for London's words
     if shape and (subject is None or not _is_agent(subject)):
@@ -361,6 +440,8 @@ def _follows_quotation(verb: Token, sentence: Span) -> bool:
     """Whether a finite ``verb`` comes right after a closing quotation mark: '...," said'."""
     doc = verb.doc
     before = doc[verb.i - 1] if verb.i > sentence.start else None
+    if before is not None and before.text == "'" and before.i - 1 > sentence.start:
+        before = doc[before.i - 1] if doc[before.i - 1].text == "''" else before  # an inner quote closed too
     if before is None or before.text not in _CLOSING_QUOTES or verb.tag_ not in ("VBD", "VBZ", "VBP"):
         return False
     inner = doc[before.i - 1] if before.i > sentence.start else None
@@ -378,6 +459,21 @@ def _inverted_subject(verb: Token) -> Token | None:
     while token.head is not verb and token.head.i > verb.i and token.head.pos_ in ("PROPN", "NOUN"):
         token = token.head
     return token if token.pos_ in ("PROPN", "NOUN") else None
+
+
+def _tag_after_comma(verb: Token) -> bool:
+    """Whether a verb of saying after a comma has a named speaker right after it: "..., said Jo Link."
+
+    The words before the comma are what was said; the parser took them for the subject.
+    """
+    doc = verb.doc
+    if verb.i < 2 or doc[verb.i - 1].text != "," or verb.lower_ not in _TAG_VERBS:
+        return False  # not "X, a senator, told AFP": the object of a verb that takes one
+    speaker = _inverted_subject(verb)
+    if speaker is None or not (speaker.ent_type_ in ("PERSON", "ORG") or speaker.lower_ in _ANONYMOUS_HEADS):
+        return False
+    end = _subject_span(speaker).end  # then a comma or the end: not 'said Obama "understood'
+    return end >= verb.sent.end or doc[end].text in (",", ".", ";")
 
 
 def _is_dateline(subject: Token, sentence: Span) -> bool:
@@ -480,6 +576,11 @@ def _cue_kind(token: Token) -> CueKind | None:
             return "REPORTING"  # "Cruz continued:" introduces the quotation after it
         if _tags_a_quotation(token):
             return "REPORTING"  # '"Go back," Trump barked': any verb tagging a quotation speaks it
+        writer = word in _WRITING_VERBS and any(
+            c.dep_ == "nsubj" and c.lower_ in _WRITINGS for c in token.children
+        )
+        if writer:
+            return "REPORTING"  # "the poll finds Trump up", '"...," the editorial read'
     children = list(token.children)  # each walk of ``token.children`` builds its tokens anew
     clause = any(c.dep_ in _CLAUSE_DEPS for c in children) or _as_aside(token)
     if kind == "reporting":
@@ -552,10 +653,11 @@ def _calls_on(preposition: Token) -> bool:
 
 
 def _asks_anonymity(verb: Token) -> bool:
-    """ "who asked not to be named", "who requested anonymity": no attribution of its own."""
-    if any(c.lower_ in ("anonymity", "condition") for c in verb.subtree):
-        return True
-    return any(c.dep_ == "xcomp" and any(g.dep_ == "neg" for g in c.children) for c in verb.children)
+    """ "who asked not to be named", "who did not want to be identified": no attribution of its own.
+
+    "who has vowed not to buy ..." is one.
+    """
+    return any(c.lower_ in _ANONYMITY_WORDS for c in verb.subtree)
 
 
 def _nonrestrictive(verb: Token) -> bool:
@@ -603,13 +705,17 @@ def _speaking_subject(verb: Token) -> Token | None:
             verb_ = verb_.head.head  # "Readers were quick to condemn ...": the readers
         elif verb_.dep_ == "acl" and _misparsed_clause(verb_):
             return verb_.head  # "Romney, the 2012 nominee, tweeted": the verb hung on the name
+        elif verb_.dep_ == "xcomp" and _controller(verb_) is not None:
+            return _controller(verb_)  # "The victory led Priebus to declare ...": Priebus declares
         elif verb_.dep_ in ("conj", "xcomp", "advcl") and verb_.head.pos_ in ("VERB", "AUX"):
             head = verb_.head
             if verb_.tag_ == "VBG" and verb_.dep_ == "advcl" and head.dep_ == "ccomp" and head.i < verb_.i:
                 head = head.head  # "Cruz said Trump is wrong, stating ...": Cruz states, not Trump
             verb_ = head
-        elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and verb_.head.lower_ in cues.NOUNS:
-            verb_ = verb_.head.head  # "X issued a statement saying ..."
+        elif verb_.dep_ == "acl" and verb_.head.dep_ == "dobj" and _speaks_through(verb_):
+            verb_ = verb_.head.head  # "X issued a statement saying ...", "X wrote an op-ed urging ..."
+        elif verb_ is verb and _participle_of(verb) is not None:
+            return _participle_of(verb)  # "with polls showing ...", "a letter alleging ..."
         elif verb_.dep_ == "pcomp" and verb_.head.dep_ == "prep" and verb_.head.head.pos_ in ("VERB", "AUX"):
             verb_ = verb_.head.head  # "Bolton distanced himself from it by saying ..."
         else:
@@ -619,6 +725,47 @@ def _speaking_subject(verb: Token) -> Token | None:
     if subject is not None and subject.lower_ == "that" and verb_.dep_ == "relcl":
         subject = verb_.head
     return subject
+
+
+def _participle_of(verb: Token) -> Token | None:
+    """The noun a present participle of a cue modifies, which speaks through it: "polls showing".
+
+    "with polls showing her lead gone", "a letter alleging that ..."; not a noun the
+    participle follows as its object ("X issued a statement saying": X speaks).
+    """
+    if verb.dep_ != "acl" or verb.tag_ != "VBG" or verb.i == 0:
+        return None
+    noun = verb.head
+    if noun.pos_ not in ("NOUN", "PROPN") or noun.i != verb.i - 1 or noun.lower_ in _SKIPPED_SUBJECTS:
+        return None  # right after its noun: not "an email to supporters stating"
+    if noun.dep_ == "dobj" or not (_is_agent(noun) or noun.lower_ in _MESSAGE_NOUNS):
+        return None  # "a microphone telling", "her work trying": no one speaks
+    return noun
+
+
+def _speaks_through(verb: Token) -> bool:
+    """Whether a verb modifying an object is said by the subject of the verb above it.
+
+    "X issued a statement saying", "X wrote an op-ed urging", "X emailed supporters saying".
+    """
+    above = verb.head.head
+    if above.pos_ not in ("VERB", "AUX"):
+        return False
+    return verb.head.lower_ in cues.NOUNS or (verb.tag_ == "VBG" and verb.doc[verb.i - 1].i == verb.head.i)
+
+
+def _controller(infinitive: Token) -> Token | None:
+    """The object a cause makes do what an infinitive says: "led Priebus to declare", "caused many to wonder".
+
+    Only after verbs of causing: "urged women to vote" is the urging's, not the women's.
+    """
+    head = infinitive.head
+    if infinitive.tag_ != "VB" or head.lower_ not in _CAUSATIVES:
+        return None
+    noun = next((c for c in head.children if c.dep_ == "dobj" and c.i < infinitive.i), None)
+    if noun is None or noun.lower_ in _PRONOUNS or noun.lower_ in _SKIPPED_SUBJECTS:
+        return None
+    return noun
 
 
 def _misparsed_clause(verb: Token) -> bool:
@@ -994,7 +1141,8 @@ def _quotation_flags(doc: Doc) -> list[bool]:
     flags = [False] * len(doc)
     words = Words.of(doc)
     for sentence in doc.sents:
-        text = words.text(sentence).replace("''", ' "')  # the New York Times' ''quote marks''
+        # the New York Times' ''quote marks''; after an inner one, ",''' said" closes both
+        text = words.text(sentence).replace("'''", "' \"").replace("''", ' "')
         marks = [(m.start(), _opens_quotation(text, m.start())) for m in _QUOTE_MARKS.finditer(text)]
         if not marks:
             continue

@@ -24,13 +24,13 @@ REPORTING = """say tell add note write announce claim state report explain confi
     denounce condemn discuss speak express offer applaud welcome defend highlight
     challenge ridicule request plead lobby campaign push accuse vote talk refer apologize
     apologise release issue publish email echo voice rail list portray continue order
-    shout yell bark snap scream exclaim muse opine bemoan hail vouch""".split()
+    shout yell bark snap scream exclaim muse opine bemoan hail vouch chant""".split()
 
 #: Verbs of belief, intention and stance.
 STANCE = """believe think fear worry hope expect plan want intend wish feel consider doubt
     suspect assume understand see view regard seek aim prefer favor favour support
     oppose decide choose refuse threaten try hint imply guess figure reckon suppose
-    insist back love hate dislike trust distrust decline""".split()
+    insist back love hate dislike trust distrust decline know wonder recognize recognise""".split()
 
 #: Irregular forms, by base form.
 IRREGULAR = {
@@ -42,6 +42,7 @@ IRREGULAR = {
     "see": "sees saw seen seeing",
     "find": "found",  # "voters find it hard": the present is rarely a cue
     "feel": "feels felt feeling",
+    "know": "knows knew knowing",  # not "as he is known"
     "seek": "seeks sought seeking",
     "choose": "chooses chose chosen choosing",
     "show": "shows showed shown showing",

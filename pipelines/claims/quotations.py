@@ -19,7 +19,28 @@ _QUOTES_CLOSE = '"\u201d\u00bb'
 
 def quotation_flags(sentences: Sequence[dict]) -> list[bool]:
     """Whether each sentence is part of a direct quotation, tracking open quotes."""
-    flags = []
+    return [quoted for quoted, _ in _quotation_states(sentences)]
+
+
+def quotation_states(sentences: Sequence[dict]) -> tuple[list[bool], list[bool]]:
+    """Per sentence: part of a direct quotation (:func:`quotation_flags`), and inside one from its start.
+
+    Inside from its start: the quotation opened before it, or by its first character, or its
+    first quote mark closes one. A belief there is the quoted speaker's words
+    ("“Nobody wanted this.”"); one before a scare quote is not ('Ramos believes in
+    journalism that "takes sides."').
+
+    >>> two = [{"text": 'Jo wants "change."', "paragraph": 0}, {"text": '"We won.', "paragraph": 1}]
+    >>> quotation_states(two)
+    ([True, True], [False, True])
+    """
+    states = _quotation_states(sentences)
+    return [quoted for quoted, _ in states], [start for _, start in states]
+
+
+def _quotation_states(sentences: Sequence[dict]) -> list[tuple[bool, bool]]:
+    """(part of a quotation, inside one from its first character) for each sentence."""
+    states = []
     open_quote = False
     paragraph = None
     for s in sentences:
@@ -27,6 +48,7 @@ def quotation_flags(sentences: Sequence[dict]) -> list[bool]:
             paragraph, open_quote = s["paragraph"], False
         text = s["text"].replace("''", '"')  # the New York Times' ''quote marks''
         inside = open_quote
+        at_start = open_quote or text[:1] in _QUOTES_OPEN or _closes_first(text)
         for i, char in enumerate(text):
             if char == '"':
                 opening = _opens(text, i) if not open_quote else False
@@ -35,9 +57,23 @@ def quotation_flags(sentences: Sequence[dict]) -> list[bool]:
                 open_quote, inside = True, True
             elif char in _QUOTES_CLOSE:
                 open_quote = False
-        flags.append(inside or _is_quote_sentence(text))
+        states.append((inside or _is_quote_sentence(text), at_start))
         # An unclosed quote at a sentence end carries over (and over a line break).
-    return flags
+    return states
+
+
+def _closes_first(text: str) -> bool:
+    """Whether the first quote mark of ``text`` closes a quotation opened before it.
+
+    >>> _closes_first('Voters want change."'), _closes_first('She wants "change."')
+    (True, False)
+    """
+    for i, char in enumerate(text):
+        if char == '"':
+            return not _opens(text, i)
+        if char in _QUOTES_OPEN or char in _QUOTES_CLOSE:
+            return char in _QUOTES_CLOSE
+    return False
 
 
 def _opens(text: str, i: int) -> bool:
