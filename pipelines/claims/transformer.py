@@ -9,7 +9,8 @@ The file carries its own settings as ONNX metadata, written when it was exported
 (``benchmarks/checkworthiness_cascade.py``):
 
 - ``calibration``: Platt scaling ``a b`` of its logit, fitted on the dev split it never
-  trained on, with its F1-best cut folded in: like the linear score, 0.5 is the decision;
+  trained on, with the cut chosen there (with the band) folded in: like the linear score,
+  0.5 is the decision;
 - ``band``: the linear scores it takes over, ``|score - 0.5| < band``;
 - ``max_tokens``: sentences are cut there (as in training).
 
@@ -36,7 +37,7 @@ from pipelines.errors import InputError
 
 MODEL_RESOURCE = "checkworthiness_transformer.onnx"
 TOKENIZER_RESOURCE = "checkworthiness_tokenizer.json.gz"
-#: Sentences whose logit is kept, most recent first (~100 bytes each with the sentence).
+#: Sentences whose logit is kept, least recently used out first (~250 bytes each: ~2.5 MB).
 CACHE = 10_000
 #: The metadata keys the exported file must carry.
 SETTINGS = ("calibration", "band", "max_tokens")
@@ -48,7 +49,7 @@ class TransformerModel:
     tokenizer: Any  # tokenizers.Tokenizer, truncating at max_tokens, no padding
     calibration: tuple[float, float]
     band: float
-    info: dict[str, str]  # the file's metadata: how it was made and how it scored
+    info: dict[str, str]  # the file's metadata: its settings and how it was made
 
     def __post_init__(self) -> None:
         # A story re-told repeats most of its sentences: each is run once while it is recent.
