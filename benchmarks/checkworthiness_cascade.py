@@ -74,16 +74,7 @@ def export(teacher: Path, folder: Path) -> tuple[Path, Path]:
 
 def unsettled(onnx_file: Path, words: Path) -> transformer.TransformerModel:
     """The exported model before its settings are written: for its raw logits."""
-    import onnxruntime
-    from tokenizers import Tokenizer
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
-    with gzip.open(words, "rt", encoding="utf-8") as f:
-        tokenizer = Tokenizer.from_str(f.read())
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(ct.MAX_TOKENS)
+    session, tokenizer = transformer.open_session(onnx_file), transformer.open_tokenizer(words, ct.MAX_TOKENS)
     return transformer.TransformerModel(session, tokenizer, (1.0, 0.0), 0.0, {})
 
 

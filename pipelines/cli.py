@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pipelines.environment import environment_flags
-from pipelines.errors import ClaimstreamError, InputError, OptionError
+from pipelines.errors import ClaimstreamError, InputError
 from pipelines.service.signals import StopOnSignals
 
 EXIT_USAGE = 2
@@ -382,10 +382,6 @@ def _score_sentences(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.model and not Path(args.model).is_file():
         raise InputError(f"no such model file: {args.model} (--model)")
-    if args.checkworthiness not in scorer.KINDS:
-        raise OptionError(
-            f"--checkworthiness must be one of {', '.join(scorer.KINDS)}, not {args.checkworthiness!r}"
-        )
     model = scorer.load_scorer(args.checkworthiness, args.model)
     # Lines are scored in batches (the embeddings are one call), one by one when typed.
     size = 1 if sys.stdin.isatty() else SCORE_BATCH

@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
-from pipelines.claims.scorer import KINDS
+from pipelines.claims.scorer import KINDS, check_kind
 from pipelines.envelopes import INPUT_FORMATS
 from pipelines.environment import environment_flags
 from pipelines.errors import OptionError
@@ -292,10 +292,7 @@ def validate(options: ClaimstreamOptions) -> None:
         raise OptionError(f"--metrics-port must be a TCP port (1-65535), not {options.metrics_port}")
     if options.nlp_processes < 0:
         raise OptionError(f"--nlp-processes must be 0 (one per core) or more, not {options.nlp_processes}")
-    if options.checkworthiness not in KINDS:
-        raise OptionError(
-            f"--checkworthiness must be one of {', '.join(KINDS)}, not {options.checkworthiness!r}"
-        )
+    check_kind(options.checkworthiness)
     if not 0.0 <= options.min_checkworthiness <= 1.0:  # also rejects nan
         raise OptionError(f"--min-checkworthiness must be between 0 and 1, not {options.min_checkworthiness}")
     positive = ("until_idle", "max_articles", "nlp_batch_size", "max_message_bytes",

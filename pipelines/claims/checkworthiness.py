@@ -246,11 +246,7 @@ class CheckWorthinessModel:
         One call per article: the embeddings of its sentences are one batch.
         """
         sentences = list(sentences)
-        if not sentences:
-            return []
-        a, b = self.calibration
-        z = np.clip(a * self.logits(sentences) + b, -700.0, 700.0)
-        return [float(x) for x in 1.0 / (1.0 + np.exp(-z))]
+        return calibrated(self.logits(sentences), self.calibration) if sentences else []
 
     def score(self, sentence: str) -> float:
         return self.scores([sentence])[0]
@@ -300,6 +296,17 @@ class CheckWorthinessModel:
     def save(self, path: Path) -> None:
         with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
             json.dump(self.to_json(), f, separators=(",", ":"))
+
+
+def calibrated(logits: np.ndarray, calibration: tuple[float, float]) -> list[float]:
+    """Platt-scaled scores, sigmoid(a * logit + b), as plain floats.
+
+    >>> calibrated(np.array([0.0, 2.0]), (1.0, -2.0))
+    [0.11920292202211755, 0.5]
+    """
+    a, b = calibration
+    z = np.clip(a * logits + b, -700.0, 700.0)
+    return [float(x) for x in 1.0 / (1.0 + np.exp(-z))]
 
 
 def default_model_path():

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from pipelines.claims.checkworthiness import THRESHOLD, CheckWorthinessModel, load_model
 from pipelines.claims.transformer import TransformerModel, load_transformer
+from pipelines.errors import OptionError
 
 #: The values of ``--checkworthiness``; the first is the default.
 KINDS = ("cascade", "linear")
@@ -55,10 +56,21 @@ class CascadeScorer:
         return scores
 
 
+def check_kind(kind: str) -> None:
+    """``--checkworthiness`` names a scorer, or the user hears which ones there are.
+
+    >>> check_kind("bert")
+    Traceback (most recent call last):
+    ...
+    pipelines.errors.OptionError: --checkworthiness must be one of cascade, linear, not 'bert'
+    """
+    if kind not in KINDS:
+        raise OptionError(f"--checkworthiness must be one of {', '.join(KINDS)}, not {kind!r}")
+
+
 def load_scorer(kind: str = KINDS[0], model: str | None = None) -> Scorer:
     """The scorer ``--checkworthiness`` names, with the linear model at ``model`` (default:
     the shipped one); the models are loaded once per process."""
-    if kind not in KINDS:
-        raise ValueError(f"check-worthiness scorer {kind!r} is not one of {', '.join(KINDS)}")
+    check_kind(kind)
     linear = load_model(model)
     return linear if kind == "linear" else CascadeScorer(linear, load_transformer())

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.claims.checkworthiness import calibrated
 from pipelines.errors import InputError
 
 MODEL_RESOURCE = "checkworthiness_transformer.onnx"
@@ -70,11 +71,7 @@ class TransformerModel:
 
     def scores(self, sentences: Sequence[str]) -> list[float]:
         """Each sentence's calibrated check-worthiness in 0..1; 0.5 or more is check-worthy."""
-        if not sentences:
-            return []
-        a, b = self.calibration
-        z = np.clip(a * self.logits(sentences) + b, -700.0, 700.0)
-        return [float(x) for x in 1.0 / (1.0 + np.exp(-z))]
+        return calibrated(self.logits(sentences), self.calibration) if sentences else []
 
 
 def default_paths() -> tuple[Path, Path]:
@@ -93,18 +90,11 @@ def load_transformer(path: str | None = None, tokenizer: str | None = None) -> T
     ...
     pipelines.errors.InputError: not a check-worthiness transformer: ...transformer.py (...)
     """
-    import onnxruntime
-    from tokenizers import Tokenizer
-
     default_model, default_tokenizer = default_paths()
     model_path = Path(path) if path else default_model
     tokenizer_path = Path(tokenizer) if tokenizer else default_tokenizer
     try:
-        options = onnxruntime.SessionOptions()
-        # One thread: a pipeline worker has a core of its own, and more threads only contend.
-        options.intra_op_num_threads = options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # its warnings are not the user's to act on
-        session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        session = open_session(model_path)
         info = dict(session.get_modelmeta().custom_metadata_map)
         missing = [key for key in SETTINGS if key not in info]
         if missing:
@@ -114,13 +104,32 @@ def load_transformer(path: str | None = None, tokenizer: str | None = None) -> T
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own kinds, all one line here
         raise InputError(f"not a check-worthiness transformer: {model_path} ({_first_line(e)})") from None
     try:
-        with gzip.open(tokenizer_path, "rt", encoding="utf-8") as f:
-            words = Tokenizer.from_str(f.read())
+        words = open_tokenizer(tokenizer_path, max_tokens)
     except Exception as e:  # noqa: BLE001 - the same for the tokenizer's file
         raise InputError(f"not a tokenizer file: {tokenizer_path} ({_first_line(e)})") from None
+    return TransformerModel(session, words, (a, b), band, info)
+
+
+def open_session(path: Path):
+    """An onnxruntime session of the file at ``path``, on one thread: a pipeline worker has
+    a core of its own, and more threads only contend."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # its warnings are not the user's to act on
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def open_tokenizer(path: Path, max_tokens: int):
+    """The gzipped WordPiece tokenizer at ``path``, cutting at ``max_tokens``, no padding."""
+    from tokenizers import Tokenizer
+
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        words = Tokenizer.from_str(f.read())
     words.no_padding()
     words.enable_truncation(max_tokens)
-    return TransformerModel(session, words, (a, b), band, info)
+    return words
 
 
 def _first_line(e: Exception) -> str:
